@@ -1,0 +1,69 @@
+"""The central API process: `create_app()` wires settings, database, sites and routes.
+
+Run it with `uvicorn --factory api.main:create_app` (settings from `WH_*` variables).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import health
+from api.auth import KeyRing
+from api.context import AppContext
+from api.db import Database
+from api.errors import install_error_handlers
+from api.metrics import Metrics
+from api.orders.router import router as orders_router
+from api.seed import seed_sites
+from api.settings import ApiSettings, get_settings
+from api.sites.router import router as sites_router
+from api.stock.router import router as stock_router
+from controller.siteconfig import load_site
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    context = AppContext(settings=settings, keys=KeyRing(settings.api_keys), metrics=Metrics())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sites = {}
+        for path in settings.site_configs:
+            site = load_site(path)
+            if site.site in sites:
+                raise ValueError(f"{path}: site {site.site!r} is configured twice")
+            sites[site.site] = site
+        db = Database.connect(
+            settings.database_url,
+            busy_timeout_s=settings.sqlite_busy_timeout_s,
+            echo=settings.database_echo,
+        )
+        try:
+            await db.create_tables()
+            async with db.writer() as session, session.begin():
+                seeded = await seed_sites(session, sites.values())
+            log.info("sites %s ready; %d bins seeded", sorted(sites), seeded)
+            context.db, context.sites = db, sites
+            yield
+        finally:
+            context.db = None
+            await db.dispose()
+
+    app = FastAPI(
+        title="Smart warehouse controller: central API",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    app.include_router(orders_router)
+    app.include_router(stock_router)
+    app.include_router(sites_router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,41 @@
+"""Prometheus metrics of one app instance, in a registry of its own (no global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from api.sites.schemas import EventType
+from controller.domain.orders import OrderStatus
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+KNOWN_EVENT_TYPES = frozenset(t.value for t in EventType)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.orders = Counter(
+            "warehouse_api_orders",
+            "Orders entering a status (each order counts once per status it enters).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "warehouse_api_events",
+            "Edge events ingested, by type and result (accepted, duplicate, rejected).",
+            ["type", "result"],
+            registry=self.registry,
+        )
+        for status in OrderStatus:
+            self.orders.labels(status=status.value)
+
+    def order_entered(self, status: OrderStatus) -> None:
+        self.orders.labels(status=status.value).inc()
+
+    def event_ingested(self, event_type: str, result: str) -> None:
+        # Unknown types share one label value: a sender's typos must not grow the series.
+        label = event_type if event_type in KNOWN_EVENT_TYPES else "unknown"
+        self.events.labels(type=label, result=result).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

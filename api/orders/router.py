@@ -1,0 +1,75 @@
+"""`/api/v1/orders`: the ERP pushes orders and reads them back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from api.deps import Context, ErpCaller, ReadSession, WriteSession
+from api.errors import NotFound, problem_responses
+from api.orders import queries
+from api.orders.schemas import OrderCreateRequest, OrderPage, OrderResponse
+from api.orders.service import submit_order
+from controller.domain.orders import OrderStatus
+
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrderResponse,
+    responses={
+        **problem_responses(409),
+        200: {"model": OrderResponse, "description": "A retried push: the stored order"},
+    },
+)
+async def create_order(
+    caller: ErpCaller,
+    body: OrderCreateRequest,
+    context: Context,
+    session: WriteSession,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+    ] = None,
+) -> OrderResponse:
+    """Reserve stock for a released order, at bin level, and answer at once."""
+    submission = await submit_order(
+        session, body, sites=context.sites, principal=caller, idempotency_key=idempotency_key
+    )
+    for status in submission.entered:
+        context.metrics.order_entered(status)
+    response.status_code = submission.status_code
+    return submission.order
+
+
+@router.get("/{order_id}", response_model=OrderResponse, responses=problem_responses(404))
+async def get_order(order_id: str, caller: ErpCaller, session: ReadSession) -> OrderResponse:
+    del caller
+    async with session.begin():
+        order = await queries.load_order(session, order_id=order_id)
+        if order is None:
+            raise NotFound("order", order_id)
+        return queries.to_response(order)
+
+
+@router.get("", response_model=OrderPage, responses=problem_responses())
+async def list_orders(
+    caller: ErpCaller,
+    session: ReadSession,
+    status: OrderStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> OrderPage:
+    """Orders oldest first, optionally of one status; follow `next_cursor` for more."""
+    del caller
+    async with session.begin():
+        rows, next_cursor = await queries.list_orders(
+            session, status=status, limit=limit, cursor=cursor
+        )
+        return OrderPage(items=[queries.to_response(r) for r in rows], next_cursor=next_cursor)

@@ -1,0 +1,386 @@
+"""Event ingest (docs/protocols.md, "Event ingest"): what each edge event does centrally.
+
+A batch is one transaction (BEGIN IMMEDIATE on SQLite); each event runs in a savepoint of
+its own, so a rejected event leaves no trace and never blocks the ones behind it.
+
+Idempotency: an accepted event is stored in the order's timeline under its `event_id`
+(unique). A repeat of it answers `duplicate` and changes nothing. A rejected event is not
+stored: sent again, it is judged again (at-least-once delivery may bring it back after the
+event it was waiting for).
+
+Concurrency (PostgreSQL): the batch first locks every order it names, in id order, then for
+`line.picked` the bins, in id order; order intake locks bins and then the site row and no
+existing order. One global order of locks: no deadlocks, and two batches carrying the same
+event meet at the order lock — the second finds the first's event and answers duplicate.
+The unique `event_id` is the backstop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db import utcnow
+from api.errors import field_path
+from api.models import (
+    BinRow,
+    LedgerRow,
+    OrderEventRow,
+    OrderLineRow,
+    OrderRow,
+    ParcelRow,
+    ReservationRow,
+)
+from api.sites.schemas import (
+    EventIn,
+    EventResult,
+    EventType,
+    LinePickedData,
+    NoData,
+    OrderExceptionData,
+    OrderPackedData,
+    ParcelAtDoorData,
+    ParcelSortedData,
+)
+from controller.domain.errors import InvalidTransition
+from controller.domain.orders import OrderStatus, ParcelStatus, advance, advance_parcel
+
+
+class Rejected(Exception):
+    """This event cannot take effect; `detail` says why (sent back to the edge)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass
+class Applied:
+    """What one accepted event did that the caller reports after commit."""
+
+    entered: list[OrderStatus] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event on its way in: its envelope, its typed data, and the order it is about."""
+
+    envelope: EventIn
+    data: Any
+    order: OrderRow
+    now: datetime
+
+
+Handler = Callable[[AsyncSession, Event, Applied], Awaitable[None]]
+
+
+@dataclass
+class BatchOutcome:
+    results: list[EventResult] = field(default_factory=list)
+    entered: list[OrderStatus] = field(default_factory=list)
+    counts: list[tuple[str, str]] = field(default_factory=list)  # (type, result)
+
+
+async def ingest(session: AsyncSession, site: str, events: Sequence[EventIn]) -> BatchOutcome:
+    outcome = BatchOutcome()
+    async with session.begin():
+        await _lock_orders(session, {e.order_id for e in events})
+        await _lock_bins(session, site, events)
+        for envelope in events:
+            applied = Applied()
+            result = await _one(session, site, envelope, applied)
+            outcome.results.append(result)
+            outcome.counts.append((envelope.type, result.status))
+            if result.status == "accepted":
+                outcome.entered.extend(applied.entered)
+    return outcome
+
+
+async def _lock_orders(session: AsyncSession, order_ids: set[str]) -> None:
+    if order_ids:
+        await session.execute(
+            select(OrderRow.id)
+            .where(OrderRow.order_id.in_(sorted(order_ids)))
+            .order_by(OrderRow.id)
+            .with_for_update()
+        )
+
+
+async def _lock_bins(session: AsyncSession, site: str, events: Sequence[EventIn]) -> None:
+    bins = {
+        str(e.data["bin"])
+        for e in events
+        if e.type == EventType.LINE_PICKED and isinstance(e.data.get("bin"), str)
+    }
+    if bins:
+        await session.execute(
+            select(BinRow.id)
+            .where(BinRow.site == site, BinRow.bin.in_(sorted(bins)))
+            .order_by(BinRow.id)
+            .with_for_update()
+        )
+
+
+async def _event_known(session: AsyncSession, event_id: str) -> bool:
+    found = await session.scalar(select(OrderEventRow.id).where(OrderEventRow.event_id == event_id))
+    return found is not None
+
+
+def _rejected(envelope: EventIn, detail: str) -> EventResult:
+    return EventResult(event_id=envelope.event_id, status="rejected", detail=detail)
+
+
+async def _one(
+    session: AsyncSession, site: str, envelope: EventIn, applied: Applied
+) -> EventResult:
+    if await _event_known(session, envelope.event_id):
+        return EventResult(event_id=envelope.event_id, status="duplicate")
+    try:
+        event_type = EventType(envelope.type)
+    except ValueError:
+        return _rejected(envelope, f"unknown event type {envelope.type!r}")
+    model, handler = HANDLERS[event_type]
+    try:
+        data = model.model_validate(envelope.data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"data.{field_path(e['loc'])}: {e['msg']}" if e["loc"] else f"data: {e['msg']}"
+            for e in exc.errors()
+        )
+        return _rejected(envelope, f"invalid {envelope.type}: {problems}")
+    # Fresh from the database: a savepoint rolled back before may have expired the object.
+    order = await session.scalar(
+        select(OrderRow)
+        .where(OrderRow.order_id == envelope.order_id)
+        .execution_options(populate_existing=True)
+    )
+    if order is None:
+        return _rejected(envelope, f"unknown order {envelope.order_id!r}")
+    if order.site != site:
+        return _rejected(envelope, f"order {order.order_id!r} belongs to site {order.site!r}")
+    now = utcnow()
+    try:
+        async with session.begin_nested():
+            session.add(
+                OrderEventRow(
+                    order_pk=order.id,
+                    event_id=envelope.event_id,
+                    type=envelope.type,
+                    source="edge",
+                    occurred_at=envelope.occurred_at,
+                    data=envelope.data,
+                    recorded_at=now,
+                )
+            )
+            await session.flush()  # claims the event id before anything else changes
+            await handler(session, Event(envelope, data, order, now), applied)
+            order.updated_at = now
+            await session.flush()
+    except Rejected as exc:
+        return _rejected(envelope, exc.detail)
+    except InvalidTransition as exc:
+        return _rejected(envelope, f"{envelope.type}: {exc}")
+    except IntegrityError:
+        if await _event_known(session, envelope.event_id):
+            return EventResult(event_id=envelope.event_id, status="duplicate")
+        raise
+    return EventResult(event_id=envelope.event_id, status="accepted")
+
+
+def _move(order: OrderRow, to: OrderStatus, applied: Applied) -> None:
+    order.status = advance(order.order_id, OrderStatus(order.status), to).value
+    applied.entered.append(to)
+
+
+async def _order_picking(session: AsyncSession, event: Event, applied: Applied) -> None:
+    _move(event.order, OrderStatus.PICKING, applied)
+
+
+async def _order_picked(session: AsyncSession, event: Event, applied: Applied) -> None:
+    _move(event.order, OrderStatus.PICKED, applied)
+
+
+async def _line_picked(session: AsyncSession, event: Event, applied: Applied) -> None:
+    order, data = event.order, event.data
+    assert isinstance(data, LinePickedData)
+    if order.status != OrderStatus.PICKING:
+        raise Rejected(f"order {order.order_id!r} is {order.status}; line.picked needs picking")
+    line = await session.scalar(
+        select(OrderLineRow).where(
+            OrderLineRow.order_pk == order.id, OrderLineRow.line_id == data.line_id
+        )
+    )
+    if line is None:
+        raise Rejected(f"order {order.order_id!r} has no line {data.line_id!r}")
+    if line.sku != data.sku:
+        raise Rejected(f"line {data.line_id!r} is for {line.sku!r}, not {data.sku!r}")
+    bin_row = await session.scalar(
+        select(BinRow)
+        .where(BinRow.site == order.site, BinRow.bin == data.bin)
+        .execution_options(populate_existing=True)
+    )
+    if bin_row is None:
+        raise Rejected(f"no bin {data.bin!r} at site {order.site!r}")
+    if data.tote_id is not None and data.tote_id != bin_row.tote_id:
+        raise Rejected(f"bin {data.bin!r} holds tote {bin_row.tote_id!r}, not {data.tote_id!r}")
+    reservations = list(
+        (
+            await session.scalars(
+                select(ReservationRow)
+                .where(ReservationRow.line_pk == line.id, ReservationRow.bin_id == bin_row.id)
+                .order_by(ReservationRow.id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    )
+    open_total = sum(r.qty - r.picked_qty - r.released_qty for r in reservations)
+    if data.qty > open_total:
+        raise Rejected(
+            f"line {data.line_id!r} has {open_total} reserved at bin {data.bin!r}; "
+            f"cannot pick {data.qty}"
+        )
+    taken = await session.execute(
+        update(BinRow)
+        .where(BinRow.id == bin_row.id, BinRow.on_hand >= data.qty)
+        .values(on_hand=BinRow.on_hand - data.qty)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise Rejected(f"bin {data.bin!r} holds {bin_row.on_hand}; cannot pick {data.qty}")
+    remaining = data.qty
+    for r in reservations:
+        take = min(remaining, r.qty - r.picked_qty - r.released_qty)
+        r.picked_qty += take
+        remaining -= take
+    session.add(
+        LedgerRow(
+            bin_id=bin_row.id,
+            sku=line.sku,
+            qty_delta=-data.qty,
+            reason="pick",
+            order_id=order.order_id,
+            event_id=event.envelope.event_id,
+            occurred_at=event.envelope.occurred_at,
+            recorded_at=event.now,
+        )
+    )
+
+
+async def _order_packed(session: AsyncSession, event: Event, applied: Applied) -> None:
+    order, data = event.order, event.data
+    assert isinstance(data, OrderPackedData)
+    _move(order, OrderStatus.PACKED, applied)
+    used = await session.scalar(select(ParcelRow.order_pk).where(ParcelRow.sscc == data.sscc))
+    if used is not None:
+        raise Rejected(f"SSCC {data.sscc} is already a parcel's")
+    session.add(
+        ParcelRow(
+            order_pk=order.id,
+            sscc=data.sscc,
+            carrier=data.carrier,
+            tracking=None,
+            status=ParcelStatus.PACKED.value,
+            epcs=data.epcs,
+            created_at=event.now,
+            updated_at=event.now,
+        )
+    )
+
+
+async def _parcels(session: AsyncSession, order: OrderRow) -> list[ParcelRow]:
+    stmt = (
+        select(ParcelRow)
+        .where(ParcelRow.order_pk == order.id)
+        .order_by(ParcelRow.id)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+def _parcel(parcels: list[ParcelRow], order: OrderRow, sscc: str) -> ParcelRow:
+    for parcel in parcels:
+        if parcel.sscc == sscc:
+            return parcel
+    raise Rejected(f"order {order.order_id!r} has no parcel {sscc}")
+
+
+def _move_parcel(parcel: ParcelRow, to: ParcelStatus, now: datetime) -> None:
+    parcel.status = advance_parcel(parcel.sscc, ParcelStatus(parcel.status), to).value
+    parcel.updated_at = now
+
+
+async def _parcel_sorted(session: AsyncSession, event: Event, applied: Applied) -> None:
+    order, data = event.order, event.data
+    assert isinstance(data, ParcelSortedData)
+    parcels = await _parcels(session, order)
+    parcel = _parcel(parcels, order, data.sscc)
+    _move_parcel(parcel, ParcelStatus.SORTED, event.now)
+    parcel.chute = data.chute
+    if all(p.status == ParcelStatus.SORTED for p in parcels):
+        _move(order, OrderStatus.SORTED, applied)
+
+
+async def _parcel_loaded(session: AsyncSession, event: Event, applied: Applied) -> None:
+    order, data = event.order, event.data
+    assert isinstance(data, ParcelAtDoorData)
+    parcel = _parcel(await _parcels(session, order), order, data.sscc)
+    _move_parcel(parcel, ParcelStatus.LOADED, event.now)
+    parcel.door = data.door
+
+
+async def _parcel_shipped(session: AsyncSession, event: Event, applied: Applied) -> None:
+    order, data = event.order, event.data
+    assert isinstance(data, ParcelAtDoorData)
+    parcels = await _parcels(session, order)
+    parcel = _parcel(parcels, order, data.sscc)
+    _move_parcel(parcel, ParcelStatus.SHIPPED, event.now)
+    parcel.door = data.door
+    if not all(p.status == ParcelStatus.SHIPPED for p in parcels):
+        return
+    _move(order, OrderStatus.SHIPPED, applied)
+    # Every parcel has left: what was picked for each line has shipped.
+    picked = dict(
+        (
+            await session.execute(
+                select(ReservationRow.line_pk, func.sum(ReservationRow.picked_qty))
+                .join(OrderLineRow, OrderLineRow.id == ReservationRow.line_pk)
+                .where(OrderLineRow.order_pk == order.id)
+                .group_by(ReservationRow.line_pk)
+            )
+        ).all()
+    )
+    lines = (
+        await session.scalars(
+            select(OrderLineRow)
+            .where(OrderLineRow.order_pk == order.id)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    for line in lines:
+        line.shipped_qty = int(picked.get(line.id, 0))
+
+
+async def _order_exception(session: AsyncSession, event: Event, applied: Applied) -> None:
+    order, data = event.order, event.data
+    assert isinstance(data, OrderExceptionData)
+    _move(order, OrderStatus.EXCEPTION, applied)
+    order.status_reason = data.reason
+
+
+HANDLERS: dict[EventType, tuple[type[BaseModel], Handler]] = {
+    EventType.ORDER_PICKING: (NoData, _order_picking),
+    EventType.LINE_PICKED: (LinePickedData, _line_picked),
+    EventType.ORDER_PICKED: (NoData, _order_picked),
+    EventType.ORDER_PACKED: (OrderPackedData, _order_packed),
+    EventType.PARCEL_SORTED: (ParcelSortedData, _parcel_sorted),
+    EventType.PARCEL_LOADED: (ParcelAtDoorData, _parcel_loaded),
+    EventType.PARCEL_SHIPPED: (ParcelAtDoorData, _parcel_shipped),
+    EventType.ORDER_EXCEPTION: (OrderExceptionData, _order_exception),
+}

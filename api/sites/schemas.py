@@ -1,0 +1,145 @@
+"""Wire models of the edge ↔ central API contract (docs/protocols.md), snake_case JSON.
+
+The envelope of an event (`event_id`, `type`, `order_id`, `occurred_at`, `data`) is the
+contract: a batch with a broken envelope is a 422. What is inside `data` is judged per
+event: a bad one is `rejected` with its reason and never blocks the events behind it.
+Unknown fields are ignored everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from api.orders.schemas import UtcInstant
+from controller.domain.gs1 import SSCC_LENGTH, check_digit
+
+MAX_EVENTS = 500  # per POST, docs/protocols.md
+DEFAULT_WORK_LIMIT = 100
+MAX_WORK_LIMIT = 1000
+
+
+class EventType(StrEnum):
+    ORDER_PICKING = "order.picking"
+    LINE_PICKED = "line.picked"
+    ORDER_PICKED = "order.picked"
+    ORDER_PACKED = "order.packed"
+    PARCEL_SORTED = "parcel.sorted"
+    PARCEL_LOADED = "parcel.loaded"
+    PARCEL_SHIPPED = "parcel.shipped"
+    ORDER_EXCEPTION = "order.exception"
+
+
+# --- work feed -------------------------------------------------------------------------
+
+
+class WorkAllocation(BaseModel):
+    bin: str
+    tote_id: str
+    qty: int
+
+
+class WorkLine(BaseModel):
+    line_id: str
+    sku: str
+    gtin: str
+    qty: int
+    allocations: list[WorkAllocation]
+
+
+class WorkOrder(BaseModel):
+    order_id: str
+    priority: int
+    carrier: str | None
+    service: str | None
+    ship_by: datetime | None
+    lines: list[WorkLine]
+
+
+class WorkItem(BaseModel):
+    seq: int
+    type: Literal["order.released"]
+    order: WorkOrder
+
+
+class WorkPage(BaseModel):
+    items: list[WorkItem]
+    next_after: int = Field(description="Ask again with `after` = this; equals `after` when empty")
+
+
+# --- event ingest ----------------------------------------------------------------------
+
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class EventIn(BaseModel):
+    event_id: EventId
+    type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    order_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    occurred_at: UtcInstant
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventBatch(BaseModel):
+    events: list[EventIn] = Field(max_length=MAX_EVENTS)
+
+
+class EventResult(BaseModel):
+    event_id: str
+    status: Literal["accepted", "duplicate", "rejected"]
+    detail: str | None = None
+
+
+class EventResults(BaseModel):
+    results: list[EventResult]
+
+
+# --- `data` of each event type ----------------------------------------------------------
+
+
+def _sscc(value: str) -> str:
+    if len(value) != SSCC_LENGTH or not value.isdigit():
+        raise ValueError(f"an SSCC is {SSCC_LENGTH} digits")
+    if check_digit(value[:-1]) != value[-1]:
+        raise ValueError("wrong SSCC check digit")
+    return value
+
+
+Sscc = Annotated[str, AfterValidator(_sscc)]
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class NoData(BaseModel):
+    pass
+
+
+class LinePickedData(BaseModel):
+    line_id: Ref
+    sku: Ref
+    bin: Ref
+    tote_id: Ref | None = None
+    qty: int = Field(gt=0)
+
+
+class OrderPackedData(BaseModel):
+    sscc: Sscc
+    carrier: Ref
+    epcs: list[str] = Field(default_factory=list)
+
+
+class ParcelSortedData(BaseModel):
+    sscc: Sscc
+    chute: Ref
+
+
+class ParcelAtDoorData(BaseModel):
+    sscc: Sscc
+    door: Ref
+
+
+class OrderExceptionData(BaseModel):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    detail: Any = None

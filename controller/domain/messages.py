@@ -1,0 +1,213 @@
+"""What flows into the site controller (device facts) and out of it (effects).
+
+Inbound facts are already validated and typed by the edge's codecs; outbound effects are
+turned into MQTT messages or central API reports by the edge. Neither side sees a topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+# --- inbound: work and device facts -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    bin: str
+    tote_id: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedLine:
+    line_id: str
+    sku: str
+    gtin: str
+    qty: int
+    allocations: tuple[Allocation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedOrder:
+    """A fully reserved order from the central API's work feed."""
+
+    order_id: str
+    priority: int
+    carrier: str
+    lines: tuple[ReleasedLine, ...]
+
+
+class ConnectionState(StrEnum):
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
+    CONNECTIONBROKEN = "CONNECTIONBROKEN"
+
+
+class ActionStatus(StrEnum):
+    WAITING = "WAITING"
+    INITIALIZING = "INITIALIZING"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+
+
+FINAL_ACTION_STATUSES = frozenset({ActionStatus.FINISHED, ActionStatus.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class ActionState:
+    action_id: str
+    action_type: str
+    status: ActionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class AgvError:
+    error_type: str
+    level: str  # WARNING | FATAL
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgvState:
+    """The part of a VDA 5050 state the controller decides on."""
+
+    order_id: str
+    last_node_id: str
+    driving: bool
+    open_nodes: int
+    open_edges: int
+    action_states: tuple[ActionState, ...]
+    errors: tuple[AgvError, ...]
+    operating_mode: str
+    battery_charge: float
+
+    @property
+    def order_complete(self) -> bool:
+        """VDA 5050: no nodes or edges left and every action in a final state."""
+        return (
+            self.open_nodes == 0
+            and self.open_edges == 0
+            and all(a.status in FINAL_ACTION_STATUSES for a in self.action_states)
+        )
+
+    @property
+    def has_fatal_error(self) -> bool:
+        return any(e.level == "FATAL" for e in self.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class TagRead:
+    epc_hex: str
+    rssi_dbm: float
+
+
+# --- outbound: effects ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RouteNode:
+    node_id: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAction:
+    """A VDA 5050 node action at the route node with index `node_index`."""
+
+    node_index: int
+    action_id: str
+    action_type: str  # pick | drop
+    parameters: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendAgvOrder:
+    serial_number: str
+    order_id: str
+    route: tuple[RouteNode, ...]
+    actions: tuple[NodeAction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestAgvState:
+    """A VDA 5050 `stateRequest` instant action: the AGV answers with a state at once."""
+
+    serial_number: str
+    action_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StationPick:
+    station_id: str
+    task_id: str
+    order_id: str
+    line_id: str
+    tote_id: str
+    sku: str
+    gtin: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class StationCloseCarton:
+    station_id: str
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StationLabel:
+    station_id: str
+    order_id: str
+    sscc: str
+    carrier: str
+
+
+@dataclass(frozen=True, slots=True)
+class StationReject:
+    station_id: str
+    order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SorterDivert:
+    sorter_id: str
+    track_id: str
+    chute: str
+
+
+class ReportType(StrEnum):
+    ORDER_PICKING = "order.picking"
+    LINE_PICKED = "line.picked"
+    ORDER_PICKED = "order.picked"
+    ORDER_PACKED = "order.packed"
+    PARCEL_SORTED = "parcel.sorted"
+    PARCEL_LOADED = "parcel.loaded"
+    PARCEL_SHIPPED = "parcel.shipped"
+    ORDER_EXCEPTION = "order.exception"
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A step reported to the central API (through the edge's outbox)."""
+
+    type: ReportType
+    order_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+DeviceCommand = (
+    SendAgvOrder
+    | RequestAgvState
+    | StationPick
+    | StationCloseCarton
+    | StationLabel
+    | StationReject
+    | SorterDivert
+)
+Effect = DeviceCommand | Report

@@ -1,0 +1,578 @@
+"""The site controller: one site's real-time decisions, as a pure state machine.
+
+Every input is a typed fact (a released order, an AGV state, a station confirmation, tag
+reads, a sorter or dock event) with the time it is handled (`now`); every output is a list
+of effects: device commands for the edge to publish and reports for it to queue to the
+central API. Nothing here touches a socket, a database or the clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import partial
+
+from controller.domain.epc import Sgtin, Sscc, decode_epc
+from controller.domain.errors import InvalidEpc, WarehouseError
+from controller.domain.fleet import Agv, choose_agv
+from controller.domain.gs1 import make_sscc, sscc_from_barcode
+from controller.domain.layout import Site
+from controller.domain.messages import (
+    ActionStatus,
+    AgvState,
+    ConnectionState,
+    Effect,
+    NodeAction,
+    ReleasedOrder,
+    Report,
+    ReportType,
+    RequestAgvState,
+    RouteNode,
+    SendAgvOrder,
+    SorterDivert,
+    StationCloseCarton,
+    StationLabel,
+    StationPick,
+    StationReject,
+    TagRead,
+)
+from controller.domain.rfid import CartonCheck, Verdict
+from controller.domain.sorting import decide_chute
+from controller.domain.tasks import ACTIVE_STATUSES, TaskKind, TaskStatus, TransportTask
+from controller.routing import FloorMap
+
+TRACK_MEMORY = 10_000  # sorter trackIds remembered for repeated scans; far above parcels in a loop
+
+
+class UnknownDevice(WarehouseError):
+    """A message names a device (AGV, station, reader, door) that the site does not have."""
+
+    def __init__(self, kind: str, device_id: str) -> None:
+        super().__init__(f"unknown {kind} {device_id!r}")
+        self.kind = kind
+        self.device_id = device_id
+
+
+class Stage(StrEnum):
+    PICKING = "picking"
+    PICKED = "picked"
+    VERIFYING = "verifying"
+    PACKED = "packed"
+    EXCEPTION = "exception"
+
+
+@dataclass
+class SiteOrder:
+    order: ReleasedOrder
+    station_id: str
+    stage: Stage = Stage.PICKING
+    picking_reported: bool = False
+    fetch_tasks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Parcel:
+    sscc: str
+    order_id: str
+    carrier: str
+    sorted: bool = False
+    loaded_at: str | None = None
+    shipped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """Something worth counting happened (the edge maps it onto a Prometheus counter)."""
+
+    name: str
+    label: str = ""
+
+
+Output = Effect | Metric
+
+
+@dataclass(frozen=True, slots=True)
+class _Track:
+    sscc: str | None
+    chute: str
+
+
+class SiteController:
+    def __init__(
+        self,
+        site: Site,
+        *,
+        id_prefix: str,
+        next_sscc_serial: int,
+        verify_window: timedelta,
+    ) -> None:
+        self.site = site
+        self.floor = FloorMap(site)
+        self.id_prefix = id_prefix
+        self.next_sscc_serial = next_sscc_serial
+        self.verify_window = verify_window
+        self.agvs = {a.serial_number: Agv(a.serial_number, a.manufacturer) for a in site.agvs}
+        self.tote_home = site.bin_home()
+        self.tote_at: dict[str, str] = dict(self.tote_home)  # node id, or "agv:<serial>"
+        self.tasks: dict[str, TransportTask] = {}
+        self.orders: dict[str, SiteOrder] = {}
+        self.parcels: dict[str, Parcel] = {}
+        self.checks: dict[str, list[CartonCheck]] = {s.id: [] for s in site.stations}
+        self.packed_epcs: set[str] = set()
+        self.chute_states: dict[str, str] = {}
+        self.door_loaded: dict[str, list[str]] = {d.id: [] for d in site.dock_doors}
+        self._tracks: OrderedDict[str, _Track] = OrderedDict()
+        self._task_seq = 0
+        self._action_seq = 0
+        self._gtins = {sku.gtin for sku in site.skus}
+        self._station_reader = {s.rfid_reader: s.id for s in site.stations}
+        self._door_reader = {d.rfid_reader: d.id for d in site.dock_doors}
+        self._doors = {d.id: d for d in site.dock_doors}
+
+    # --- work from the central API --------------------------------------------------------
+
+    def release_order(self, order: ReleasedOrder, now: datetime) -> list[Output]:
+        if order.order_id in self.orders:
+            return [Metric("duplicate_work")]
+        station_id = self._least_busy_station()
+        site_order = SiteOrder(order, station_id)
+        self.orders[order.order_id] = site_order
+        station_node = self.site.station(station_id).node
+        for line in order.lines:
+            for alloc in line.allocations:
+                task = self._new_task(
+                    TaskKind.FETCH,
+                    alloc.tote_id,
+                    source=alloc.bin,
+                    destination=station_node,
+                    priority=order.priority,
+                    order_id=order.order_id,
+                    line_id=line.line_id,
+                    sku=line.sku,
+                    gtin=line.gtin,
+                    bin=alloc.bin,
+                    qty=alloc.qty,
+                    station_id=station_id,
+                )
+                site_order.fetch_tasks.append(task.task_id)
+        return self._dispatch(now)
+
+    # --- AGVs ------------------------------------------------------------------------------
+
+    def agv_connection(self, serial: str, state: ConnectionState, now: datetime) -> list[Output]:
+        """Track the connection; an AGV coming online is asked for its state at once, since
+        VDA 5050 states are not retained and the next periodic one may be 30 s away."""
+        agv = self._agv(serial)
+        came_online = state is ConnectionState.ONLINE and agv.connection is not state
+        agv.connection = state
+        out: list[Output] = [Metric("agv_connection", state.value)]
+        if came_online:
+            self._action_seq += 1
+            out.append(RequestAgvState(serial, f"{self.id_prefix}-state-{self._action_seq}"))
+        return out + self._dispatch(now)
+
+    def agv_state(self, serial: str, state: AgvState, now: datetime) -> list[Output]:
+        agv = self._agv(serial)
+        agv.state, agv.state_at = state, now
+        out: list[Output] = []
+        task = self.tasks.get(agv.task_id) if agv.task_id else None
+        if task is not None and state.order_id == task.task_id:
+            out += self._follow_task(task, state, now)
+            if state.order_complete:
+                agv.task_id = None
+                if task.status in ACTIVE_STATUSES:  # ended without its drop: treat as failed
+                    out += self._fail_task(task, "agv_order_incomplete")
+        out += self._dispatch(now)
+        return out
+
+    def _follow_task(self, task: TransportTask, state: AgvState, now: datetime) -> list[Output]:
+        out: list[Output] = []
+        statuses = {a.action_id: a.status for a in state.action_states}
+        pick, drop = statuses.get(task.pick_action_id), statuses.get(task.drop_action_id)
+        if task.status is TaskStatus.ASSIGNED and pick is ActionStatus.FINISHED:
+            task.status = TaskStatus.LOADED
+            self.tote_at[task.tote_id] = f"agv:{task.agv}"
+            out += self._on_loaded(task)
+        if task.status is TaskStatus.LOADED and drop is ActionStatus.FINISHED:
+            task.status = TaskStatus.DELIVERED
+            self.tote_at[task.tote_id] = task.destination
+            out.append(Metric("agv_trips", task.kind.value))
+            out += self._on_delivered(task)
+        if task.status in ACTIVE_STATUSES and ActionStatus.FAILED in (pick, drop):
+            out += self._fail_task(task, "agv_action_failed")
+        return out
+
+    def _on_loaded(self, task: TransportTask) -> list[Output]:
+        if task.kind is not TaskKind.FETCH or task.order_id is None:
+            return []
+        order = self.orders[task.order_id]
+        if order.picking_reported:
+            return []
+        order.picking_reported = True
+        return [Report(ReportType.ORDER_PICKING, task.order_id, {"tote_id": task.tote_id})]
+
+    def _on_delivered(self, task: TransportTask) -> list[Output]:
+        if task.kind is not TaskKind.FETCH:
+            return []
+        assert task.order_id is not None
+        assert task.line_id is not None
+        assert task.sku is not None
+        assert task.gtin is not None
+        assert task.station_id is not None
+        if self.orders[task.order_id].stage is Stage.EXCEPTION:
+            return self._queue_return(task)
+        return [
+            StationPick(
+                task.station_id,
+                task.task_id,
+                task.order_id,
+                task.line_id,
+                task.tote_id,
+                task.sku,
+                task.gtin,
+                task.qty,
+            )
+        ]
+
+    def _fail_task(self, task: TransportTask, reason: str) -> list[Output]:
+        task.status = TaskStatus.FAILED
+        out: list[Output] = [Metric("task_failed", reason)]
+        if task.order_id is not None:
+            out += self._exception(task.order_id, reason, f"task {task.task_id} ({task.tote_id})")
+        return out
+
+    # --- stations --------------------------------------------------------------------------
+
+    def station_picked(
+        self, station_id: str, task_id: str, qty: int, now: datetime
+    ) -> list[Output]:
+        self.require_station(station_id)
+        task = self.tasks.get(task_id)
+        if task is None or task.kind is not TaskKind.FETCH or task.station_id != station_id:
+            return [Metric("unknown_reference", "station_task")]
+        if task.picked_qty is not None:  # a redelivered confirmation (QoS 1): already counted
+            return [Metric("duplicate_confirmation", "picked")]
+        assert task.order_id is not None
+        task.picked_qty = qty
+        out: list[Output] = [
+            Report(
+                ReportType.LINE_PICKED,
+                task.order_id,
+                {
+                    "line_id": task.line_id,
+                    "sku": task.sku,
+                    "bin": task.bin,
+                    "tote_id": task.tote_id,
+                    "qty": qty,
+                },
+            ),
+            *self._queue_return(task),
+        ]
+        order = self.orders[task.order_id]
+        if qty < task.qty:
+            out += self._exception(
+                task.order_id, "short_pick", f"{task.sku}: {qty} of {task.qty} from {task.tote_id}"
+            )
+        elif order.stage is Stage.PICKING and self._all_picked(order):
+            order.stage = Stage.PICKED
+            out += [
+                Report(ReportType.ORDER_PICKED, task.order_id),
+                StationCloseCarton(station_id, task.order_id),
+            ]
+        return out + self._dispatch(now)
+
+    def station_carton_closed(self, station_id: str, order_id: str, now: datetime) -> list[Output]:
+        self.require_station(station_id)
+        order = self.orders.get(order_id)
+        if order is None or order.station_id != station_id:
+            return [Metric("unknown_reference", "carton")]
+        if order.stage is not Stage.PICKED:
+            return [Metric("duplicate_confirmation", "cartonClosed")]
+        order.stage = Stage.VERIFYING
+        expected: Counter[str] = Counter()
+        for task_id in order.fetch_tasks:
+            task = self.tasks[task_id]
+            assert task.gtin is not None
+            expected[task.gtin] += task.picked_qty or 0
+        self.checks[station_id].append(
+            CartonCheck(order_id, station_id, expected, now + self.verify_window)
+        )
+        return []
+
+    def _all_picked(self, order: SiteOrder) -> bool:
+        return all(self.tasks[t].picked_qty is not None for t in order.fetch_tasks)
+
+    def _queue_return(self, task: TransportTask) -> list[Output]:
+        self._new_task(
+            TaskKind.RETURN,
+            task.tote_id,
+            source=task.destination,
+            destination=self.tote_home[task.tote_id],
+            priority=0,
+        )
+        return []
+
+    # --- RFID gates ------------------------------------------------------------------------
+
+    def tag_reads(self, reader_id: str, reads: Iterable[TagRead], now: datetime) -> list[Output]:
+        if reader_id in self._station_reader:
+            return self._station_reads(self._station_reader[reader_id], reader_id, reads, now)
+        if reader_id in self._door_reader:
+            return self._door_reads(self._door_reader[reader_id], reader_id, reads)
+        raise UnknownDevice("reader", reader_id)
+
+    def _strong_decoded(
+        self, reader_id: str, reads: Iterable[TagRead], out: list[Output]
+    ) -> list[tuple[str, Sgtin | Sscc]]:
+        min_rssi = self.site.reader(reader_id).min_rssi_dbm
+        decoded: list[tuple[str, Sgtin | Sscc]] = []
+        for read in reads:
+            if read.rssi_dbm < min_rssi:
+                out.append(Metric("tag_reads_ignored", "weak"))
+                continue
+            try:
+                epc = decode_epc(read.epc_hex)
+            except InvalidEpc:
+                out.append(Metric("tag_reads_ignored", "invalid_epc"))
+                continue
+            if isinstance(epc, Sgtin | Sscc):
+                decoded.append((read.epc_hex.upper(), epc))
+            else:
+                out.append(Metric("tag_reads_ignored", "other_scheme"))
+        return decoded
+
+    def _station_reads(
+        self, station_id: str, reader_id: str, reads: Iterable[TagRead], now: datetime
+    ) -> list[Output]:
+        out: list[Output] = []
+        for epc_hex, epc in self._strong_decoded(reader_id, reads, out):
+            pending = self.checks[station_id]
+            if not pending or not isinstance(epc, Sgtin) or epc_hex in self.packed_epcs:
+                continue
+            if pending[0].add(epc_hex, epc.gtin) is Verdict.MATCH:
+                out += self._pack(pending.pop(0))
+        return out
+
+    def _pack(self, check: CartonCheck) -> list[Output]:
+        order = self.orders[check.order_id]
+        prefix = self.site.gs1.company_prefix
+        sscc = make_sscc(self.site.gs1.sscc_extension_digit, prefix, self.next_sscc_serial)
+        self.next_sscc_serial += 1
+        self.packed_epcs.update(check.seen)
+        order.stage = Stage.PACKED
+        carrier = order.order.carrier
+        self.parcels[sscc] = Parcel(sscc, check.order_id, carrier)
+        return [
+            Report(
+                ReportType.ORDER_PACKED,
+                check.order_id,
+                {"sscc": sscc, "carrier": carrier, "epcs": sorted(check.seen)},
+            ),
+            StationLabel(check.station_id, check.order_id, sscc, carrier),
+            Metric("cartons_verified", "match"),
+        ]
+
+    def _door_reads(self, door_id: str, reader_id: str, reads: Iterable[TagRead]) -> list[Output]:
+        out: list[Output] = []
+        door = self._doors[door_id]
+        for _, epc in self._strong_decoded(reader_id, reads, out):
+            parcel = self.parcels.get(epc.sscc) if isinstance(epc, Sscc) else None
+            if parcel is None or parcel.loaded_at is not None:
+                continue
+            if parcel.carrier not in door.carriers:
+                out.append(Metric("parcels_wrong_door", door_id))
+                continue
+            parcel.loaded_at = door_id
+            self.door_loaded[door_id].append(parcel.sscc)
+            out.append(
+                Report(
+                    ReportType.PARCEL_LOADED,
+                    parcel.order_id,
+                    {"sscc": parcel.sscc, "door": door_id},
+                )
+            )
+        return out
+
+    # --- sorter ----------------------------------------------------------------------------
+
+    def sorter_scanned(self, track_id: str, codes: Iterable[str]) -> list[Output]:
+        """Answer a scan with a chute; a repeated scan of a trackId gets the same answer."""
+        track = self._tracks.get(track_id)
+        if track is None:
+            sscc = self._sscc_in(codes)
+            parcel = self.parcels.get(sscc) if sscc else None
+            carrier = parcel.carrier if parcel is not None and not parcel.sorted else None
+            track = _Track(sscc, decide_chute(self.site.sorter, carrier, self.chute_states))
+            self._tracks[track_id] = track
+            if len(self._tracks) > TRACK_MEMORY:
+                self._tracks.popitem(last=False)
+        return [SorterDivert(self.site.sorter.id, track_id, track.chute)]
+
+    def sorter_diverted(self, track_id: str, chute: str) -> list[Output]:
+        track = self._tracks.get(track_id)
+        parcel = self.parcels.get(track.sscc) if track and track.sscc else None
+        if parcel is None:
+            return [Metric("parcels_diverted_unknown", chute)]
+        if parcel.sorted:
+            return [Metric("duplicate_confirmation", "diverted")]
+        if chute == self.site.sorter.reject_chute:
+            return [
+                Metric("parcels_rejected", "reject_chute"),
+                *self._exception(
+                    parcel.order_id, "sorter_reject", f"{parcel.sscc} diverted to reject chute"
+                ),
+            ]
+        parcel.sorted = True
+        return [
+            Report(
+                ReportType.PARCEL_SORTED, parcel.order_id, {"sscc": parcel.sscc, "chute": chute}
+            ),
+            Metric("parcels_sorted", chute),
+        ]
+
+    def sorter_lost(self, track_id: str, event: str, reason: str) -> list[Output]:
+        """A `rejected` or `lost` parcel ends its order in an exception."""
+        track = self._tracks.get(track_id)
+        parcel = self.parcels.get(track.sscc) if track and track.sscc else None
+        out: list[Output] = [Metric("parcels_rejected", event)]
+        if parcel is not None and not parcel.sorted:
+            out += self._exception(parcel.order_id, f"sorter_{event}", reason or parcel.sscc)
+        return out
+
+    def chute_status(self, chute: str, state: str) -> list[Output]:
+        self.chute_states[chute] = state
+        return []
+
+    def _sscc_in(self, codes: Iterable[str]) -> str | None:
+        for code in codes:
+            sscc = sscc_from_barcode(code)
+            if sscc is not None:
+                return sscc
+            try:
+                epc = decode_epc(code)
+            except InvalidEpc:
+                continue
+            if isinstance(epc, Sscc):
+                return epc.sscc
+        return None
+
+    # --- dock doors ------------------------------------------------------------------------
+
+    def truck_departed(self, door_id: str) -> list[Output]:
+        if door_id not in self.door_loaded:
+            raise UnknownDevice("dock door", door_id)
+        out: list[Output] = []
+        for sscc in self.door_loaded[door_id]:
+            parcel = self.parcels[sscc]
+            parcel.shipped = True
+            out += [
+                Report(ReportType.PARCEL_SHIPPED, parcel.order_id, {"sscc": sscc, "door": door_id}),
+                Metric("parcels_shipped", door_id),
+            ]
+        self.door_loaded[door_id] = []
+        return out
+
+    # --- time ------------------------------------------------------------------------------
+
+    def tick(self, now: datetime) -> list[Output]:
+        """Close verification windows that ran out, and dispatch what became possible."""
+        out: list[Output] = []
+        for station_id, pending in self.checks.items():
+            while pending and pending[0].judge_at(now) is Verdict.MISMATCH:
+                check = pending.pop(0)
+                out += [
+                    StationReject(station_id, check.order_id, "rfid_mismatch"),
+                    Metric("cartons_verified", "mismatch"),
+                    *self._exception(check.order_id, "rfid_mismatch", check.difference()),
+                ]
+        return out + self._dispatch(now)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _exception(self, order_id: str, reason: str, detail: object) -> list[Output]:
+        order = self.orders[order_id]
+        if order.stage is Stage.EXCEPTION:
+            return []
+        order.stage = Stage.EXCEPTION
+        for task_id in order.fetch_tasks:
+            task = self.tasks[task_id]
+            if task.status is TaskStatus.QUEUED:
+                task.status = TaskStatus.CANCELLED
+        return [
+            Report(ReportType.ORDER_EXCEPTION, order_id, {"reason": reason, "detail": detail}),
+            Metric("exceptions", reason),
+        ]
+
+    def _new_task(self, kind: TaskKind, tote_id: str, **fields: object) -> TransportTask:
+        self._task_seq += 1
+        task_id = f"{self.id_prefix}-{self._task_seq}"
+        task = TransportTask(task_id, kind, tote_id, seq=self._task_seq, **fields)  # type: ignore[arg-type]
+        self.tasks[task_id] = task
+        return task
+
+    def _dispatch(self, now: datetime) -> list[Output]:
+        out: list[Output] = []
+        busy_totes = {t.tote_id for t in self.tasks.values() if t.status in ACTIVE_STATUSES}
+        queued = sorted(
+            (t for t in self.tasks.values() if t.status is TaskStatus.QUEUED),
+            key=TransportTask.dispatch_key,
+        )
+        for task in queued:
+            if task.tote_id in busy_totes or self.tote_at[task.tote_id] != task.source:
+                continue
+            agv = choose_agv(
+                self.agvs.values(), now, partial(self.floor.distance, target=task.source)
+            )
+            if agv is None:
+                break
+            out.append(self._assign(task, agv))
+            busy_totes.add(task.tote_id)
+        return out
+
+    def _assign(self, task: TransportTask, agv: Agv) -> SendAgvOrder:
+        assert agv.state is not None
+        to_source = self.floor.path(agv.state.last_node_id, task.source)
+        to_destination = self.floor.path(task.source, task.destination)
+        route_ids = to_source + to_destination[1:]
+        route = tuple(RouteNode(n, self.site.node(n).x, self.site.node(n).y) for n in route_ids)
+        source_kind, destination_kind = (
+            ("rack", "station") if task.kind is TaskKind.FETCH else ("station", "rack")
+        )
+        actions = (
+            NodeAction(
+                len(to_source) - 1,
+                task.pick_action_id,
+                "pick",
+                (("loadId", task.tote_id), ("stationType", source_kind)),
+            ),
+            NodeAction(
+                len(route) - 1,
+                task.drop_action_id,
+                "drop",
+                (("loadId", task.tote_id), ("stationType", destination_kind)),
+            ),
+        )
+        task.status, task.agv = TaskStatus.ASSIGNED, agv.serial_number
+        agv.task_id = task.task_id
+        return SendAgvOrder(agv.serial_number, task.task_id, route, actions)
+
+    def _least_busy_station(self) -> str:
+        open_orders = Counter(
+            o.station_id
+            for o in self.orders.values()
+            if o.stage in (Stage.PICKING, Stage.PICKED, Stage.VERIFYING)
+        )
+        return min(self.site.stations, key=lambda s: (open_orders[s.id], s.id)).id
+
+    def _agv(self, serial: str) -> Agv:
+        try:
+            return self.agvs[serial]
+        except KeyError:
+            raise UnknownDevice("AGV", serial) from None
+
+    def require_station(self, station_id: str) -> None:
+        if station_id not in self.checks:
+            raise UnknownDevice("station", station_id)

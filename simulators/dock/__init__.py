@@ -1,0 +1,1 @@
+"""Dock doors: trucks loading parcels through an RFID gate (docs/protocols.md)."""

@@ -1,0 +1,1 @@
+"""A pick/pack station: operator terminal, labeller and pack gate (docs/protocols.md)."""

@@ -1,0 +1,248 @@
+"""End to end: the real processes (central API, edge controller, device simulators) on the
+real broker; orders pushed through the API by the ERP simulator travel to `shipped`.
+
+One run of the site serves every test in this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import httpx
+import pytest
+
+from simulators.erp import push_orders
+from tests.conftest import Broker, write_site_config
+from tests.vda5050_schemas import problems
+
+pytestmark = [pytest.mark.mqtt, pytest.mark.e2e]
+
+ORDERS = 8
+SPEEDUP = 20.0
+SEED = 7
+RUN_DEADLINE_S = 240.0
+FINAL = frozenset({"shipped", "exception", "cancelled"})
+
+
+@dataclass
+class SiteRun:
+    orders: dict[str, dict[str, Any]]
+    stock_before: dict[str, dict[str, Any]]
+    stock_after: dict[str, dict[str, Any]]
+    vda_messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    logs: str = ""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_http(url: str, deadline_s: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    async with httpx.AsyncClient() as http:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(url)).status_code == 200:
+                    return
+            if loop.time() > end:
+                raise TimeoutError(f"{url} did not answer")
+            await asyncio.sleep(0.1)
+
+
+async def _spawn(args: list[str], env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "edge.cli",
+            *args,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, **env},
+        )
+
+
+async def _record_vda(
+    broker: Broker, manufacturer: str, sink: list[tuple[str, dict[str, Any]]], ready: asyncio.Event
+) -> None:
+    async with aiomqtt.Client(broker.host, broker.port) as client:
+        for leaf in ("order", "instantActions"):
+            await client.subscribe(f"uagv/v2/{manufacturer}/+/{leaf}", qos=1)
+        ready.set()
+        async for message in client.messages:
+            sink.append((str(message.topic), json.loads(message.payload)))  # type: ignore[arg-type]
+
+
+async def _run_site(broker: Broker, workdir: Path) -> SiteRun:
+    site_id = f"e2e{uuid.uuid4().hex[:8]}"
+    config = write_site_config(workdir, site_id)
+    erp_key, edge_key = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    api_port, metrics_port = _free_port(), _free_port()
+    api_url = f"http://127.0.0.1:{api_port}"
+    procs: list[asyncio.subprocess.Process] = []
+    vda: list[tuple[str, dict[str, Any]]] = []
+    recording = asyncio.Event()
+    recorder = asyncio.create_task(_record_vda(broker, f"sim{site_id}", vda, recording))
+    try:
+        await asyncio.wait_for(recording.wait(), 10)
+        procs.append(
+            await _spawn(
+                ["api", "--port", str(api_port)],
+                {
+                    "WH_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'central.db'}",
+                    "WH_SITE_CONFIGS": json.dumps([str(config)]),
+                    "WH_API_KEYS": json.dumps({erp_key: ["erp"], edge_key: ["edge"]}),
+                },
+                workdir / "api.log",
+            )
+        )
+        await _wait_http(f"{api_url}/readyz")
+        procs.append(
+            await _spawn(
+                ["edge"],
+                {
+                    "WH_SITE_CONFIG": str(config),
+                    "WH_MQTT__HOST": broker.host,
+                    "WH_MQTT__PORT": str(broker.port),
+                    "WH_CENTRAL__URL": api_url,
+                    "WH_CENTRAL__API_KEY": edge_key,
+                    "WH_DB_PATH": str(workdir / "edge.db"),
+                    "WH_METRICS_PORT": str(metrics_port),
+                },
+                workdir / "edge.log",
+            )
+        )
+        procs.append(
+            await _spawn(
+                [
+                    *("sim", "site", "--site-config", str(config), "--mqtt-host", broker.host),
+                    *("--mqtt-port", str(broker.port), "--speedup", str(SPEEDUP)),
+                    *("--seed", str(SEED)),
+                ],
+                {},
+                workdir / "devices.log",
+            )
+        )
+        headers = {"Authorization": f"Bearer {erp_key}"}
+        async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=10) as http:
+            skus = [s["sku"] for s in _site_skus(config)]
+            stock_before = {sku: (await http.get(f"/api/v1/stock/{sku}")).json() for sku in skus}
+            order_ids = await push_orders(
+                api_url=api_url, api_key=erp_key, site_config=config, count=ORDERS, seed=SEED
+            )
+            orders = await _until_final(http, order_ids, procs)
+            stock_after = {sku: (await http.get(f"/api/v1/stock/{sku}")).json() for sku in skus}
+        return SiteRun(orders, stock_before, stock_after, vda)
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                await asyncio.wait_for(proc.wait(), 15)
+            except TimeoutError:
+                proc.kill()
+        recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await recorder
+
+
+def _site_skus(config: Path) -> list[dict[str, Any]]:
+    import yaml
+
+    return list(yaml.safe_load(config.read_text())["skus"])
+
+
+async def _until_final(
+    http: httpx.AsyncClient, order_ids: list[str], procs: list[asyncio.subprocess.Process]
+) -> dict[str, dict[str, Any]]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RUN_DEADLINE_S
+    while True:
+        answers = await asyncio.gather(*(http.get(f"/api/v1/orders/{o}") for o in order_ids))
+        orders = {o: a.json() for o, a in zip(order_ids, answers, strict=True)}
+        if all(order["status"] in FINAL for order in orders.values()):
+            return orders
+        if any(proc.returncode is not None for proc in procs) or loop.time() > deadline:
+            return orders
+        await asyncio.sleep(0.25)
+
+
+@pytest.fixture(scope="module")
+def site_run(mqtt_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> SiteRun:
+    workdir = tmp_path_factory.mktemp("site")
+    run = asyncio.run(_run_site(mqtt_broker, workdir))
+    run.logs = "\n".join(
+        f"--- {log.name} (last lines)\n" + "\n".join(log.read_text().splitlines()[-25:])
+        for log in sorted(workdir.glob("*.log"))
+    )
+    return run
+
+
+def test_every_order_reaches_shipped_with_a_parcel_of_its_own(site_run: SiteRun) -> None:
+    statuses = Counter(order["status"] for order in site_run.orders.values())
+    assert statuses == {"shipped": ORDERS}, f"{statuses}\n{site_run.logs}"
+    ssccs = [parcel["sscc"] for order in site_run.orders.values() for parcel in order["parcels"]]
+    assert len(ssccs) == ORDERS == len(set(ssccs))
+    for order in site_run.orders.values():
+        for line in order["lines"]:
+            assert line["qty"] == line["picked_qty"] == line["shipped_qty"], order
+
+
+def test_each_order_moved_through_every_step_in_order(site_run: SiteRun) -> None:
+    steps = [
+        "order.picking",
+        "line.picked",
+        "order.picked",
+        "order.packed",
+        "parcel.sorted",
+        "parcel.loaded",
+        "parcel.shipped",
+    ]
+    for order in site_run.orders.values():
+        timeline = [e["type"] for e in order["events"] if e["type"] in steps]
+        firsts = sorted(set(timeline), key=timeline.index)
+        assert firsts == steps, (order["order_id"], timeline)
+        assert timeline.count("line.picked") == len(order["lines"]), timeline
+
+
+def test_stock_left_the_bins_by_exactly_what_was_picked(site_run: SiteRun) -> None:
+    picked: Counter[str] = Counter()
+    for order in site_run.orders.values():
+        for line in order["lines"]:
+            picked[line["sku"]] += line["picked_qty"]
+    for sku, before in site_run.stock_before.items():
+        after = site_run.stock_after[sku]
+        assert after["on_hand"] == before["on_hand"] - picked[sku], sku
+        assert after["reserved"] == 0, sku
+        assert after["available"] == after["on_hand"], sku
+
+
+def test_every_vda5050_message_the_edge_published_validates_against_the_schema(
+    site_run: SiteRun,
+) -> None:
+    orders = [m for t, m in site_run.vda_messages if t.endswith("/order")]
+    # every pick trip and every return trip was an order
+    assert len(orders) >= 2 * sum(len(o["lines"]) for o in site_run.orders.values())
+    failures = {
+        f"{topic} #{message.get('headerId')}": found
+        for topic, message in site_run.vda_messages
+        if (found := problems(topic.rsplit("/", 1)[1], message))
+    }
+    assert failures == {}

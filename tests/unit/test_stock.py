@@ -1,0 +1,96 @@
+"""The allocation decision: bins in the given order, never more than a bin has."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.domain.errors import InvalidQuantity
+from controller.domain.stock import (
+    Allocation,
+    BinStock,
+    LineRequest,
+    allocate,
+    allocate_lines,
+)
+
+
+def test_a_line_that_fits_in_the_first_bin_takes_only_that_bin() -> None:
+    result = allocate(3, [BinStock("A1-01", 10), BinStock("A1-02", 10)])
+
+    assert result.allocations == (Allocation("A1-01", 3),)
+    assert (result.reserved_qty, result.short_qty) == (3, 0)
+
+
+def test_a_line_spills_over_into_the_next_bins_in_their_order() -> None:
+    result = allocate(
+        25, [BinStock("B", 10), BinStock("A", 0), BinStock("C", 10), BinStock("D", 9)]
+    )
+
+    assert result.allocations == (Allocation("B", 10), Allocation("C", 10), Allocation("D", 5))
+
+
+def test_short_stock_allocates_what_there_is_and_reports_the_shortfall() -> None:
+    result = allocate(12, [BinStock("A", 4), BinStock("B", 5)])
+
+    assert result.allocations == (Allocation("A", 4), Allocation("B", 5))
+    assert (result.reserved_qty, result.short_qty) == (9, 3)
+
+
+def test_no_stock_allocates_nothing() -> None:
+    assert allocate(1, []).allocations == ()
+    assert allocate(1, [BinStock("A", 0)]).short_qty == 1
+
+
+@pytest.mark.parametrize("qty", [0, -3])
+def test_a_line_quantity_must_be_positive(qty: int) -> None:
+    with pytest.raises(InvalidQuantity):
+        allocate(qty, [BinStock("A", 5)])
+
+
+def test_negative_availability_is_a_broken_invariant() -> None:
+    with pytest.raises(InvalidQuantity):
+        BinStock("A", -1)
+
+
+def test_a_bin_listed_twice_is_refused_rather_than_allocated_twice() -> None:
+    with pytest.raises(InvalidQuantity):
+        allocate(8, [BinStock("A", 5), BinStock("A", 5)])
+
+
+def test_lines_of_one_sku_share_its_bins_in_line_order() -> None:
+    stock = {"SKU-1": [BinStock("A", 5), BinStock("B", 5)], "SKU-2": [BinStock("C", 1)]}
+    lines = [
+        LineRequest("10", "SKU-1", 4),
+        LineRequest("20", "SKU-2", 2),
+        LineRequest("30", "SKU-1", 4),
+        LineRequest("40", "SKU-1", 4),
+        LineRequest("50", "SKU-9", 1),
+    ]
+
+    result = allocate_lines(lines, stock)
+
+    assert result["10"].allocations == (Allocation("A", 4),)
+    assert result["20"].allocations == (Allocation("C", 1),)
+    assert result["30"].allocations == (Allocation("A", 1), Allocation("B", 3))
+    assert result["40"].allocations == (Allocation("B", 2),)
+    assert result["40"].short_qty == 2
+    assert result["50"].allocations == ()
+
+
+def test_the_sum_allocated_per_bin_never_exceeds_what_it_had() -> None:
+    stock = {"S": [BinStock(f"B{i}", i) for i in range(6)]}
+    lines = [LineRequest(str(n), "S", n % 4 + 1) for n in range(20)]
+
+    result = allocate_lines(lines, stock)
+
+    taken: dict[str, int] = {}
+    for line in result.values():
+        for a in line.allocations:
+            taken[a.bin] = taken.get(a.bin, 0) + a.qty
+    assert all(taken[b] <= int(b[1:]) for b in taken)
+    assert sum(taken.values()) == sum(range(6))
+
+
+def test_a_line_id_listed_twice_is_refused() -> None:
+    with pytest.raises(InvalidQuantity):
+        allocate_lines([LineRequest("10", "S", 1), LineRequest("10", "S", 1)], {})

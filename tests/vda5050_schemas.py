@@ -1,0 +1,46 @@
+"""Validators for the official VDA 5050 2.1.0 schemas in ../shared/reference/vda5050/.
+
+Format checking is on (date-time really checked: rfc3339-validator is installed), and an
+overlay forbids keys the schema does not define (the schemas allow any, upstream #174), so a
+typo such as `informations` fails too. The schema files themselves are never edited.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "vda5050" / "2.1.0"
+
+
+def _forbid_unknown_keys(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "properties" in node:
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _forbid_unknown_keys(value)
+    elif isinstance(node, list):
+        for value in node:
+            _forbid_unknown_keys(value)
+
+
+@cache
+def validator(topic: str) -> Draft202012Validator:
+    """`topic` is the VDA 5050 topic leaf: order, instantActions, state, connection, ..."""
+    schema = json.loads((REFERENCE / f"{topic}.schema").read_text())
+    strict = copy.deepcopy(schema)
+    _forbid_unknown_keys(strict)
+    Draft202012Validator.check_schema(strict)
+    return Draft202012Validator(strict, format_checker=FormatChecker())
+
+
+def problems(topic: str, message: dict[str, Any]) -> list[str]:
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in validator(topic).iter_errors(message)
+    ]

@@ -41,8 +41,6 @@ class DeviceShell:
         self.malformed = 0  # inbound messages dropped as malformed
         self.connected = asyncio.Event()
         self._wake = asyncio.Event()
-        self._link: Link | None = None
-        self._jitter = random.Random(0)  # back-off jitter only; not part of the simulation
 
     # hooks -------------------------------------------------------------------------
 
@@ -73,6 +71,7 @@ class DeviceShell:
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = RECONNECT_MIN_S
+        jitter = random.Random(self.client_id)  # back-off only; not part of the simulation
         while not stop.is_set():
             try:
                 async with connect(
@@ -82,7 +81,6 @@ class DeviceShell:
                     for topic, qos in self.subscriptions():
                         await link.subscribe(topic, qos=qos)
                     await self.on_connected(link)
-                    self._link = link
                     self.connected.set()
                     try:
                         await self._serve(link, stop)
@@ -90,12 +88,11 @@ class DeviceShell:
                         await self._clean_stop(link)
                         raise
                     finally:
-                        self._link = None
                         self.connected.clear()
                     await self._clean_stop(link)
                     return
             except LinkError as exc:
-                delay = backoff * (0.5 + self._jitter.random())
+                delay = backoff * (0.5 + jitter.random())
                 log.warning(
                     "%s: MQTT connection failed (%s); retrying in %.1f s",
                     self.client_id,

@@ -57,10 +57,11 @@ async def test_agv_comes_online_takes_an_order_reports_the_pick_finished_and_goe
     host, port = mqtt_broker.host, mqtt_broker.port
     stop = asyncio.Event()
     seen: asyncio.Queue[Incoming] = asyncio.Queue()
+    tasks: list[asyncio.Task[None]] = []
     try:
         async with connect(host=host, port=port, client_id=f"{manufacturer}-mc") as mc:
             await mc.subscribe(f"{base}/#", qos=1)
-            collector = asyncio.create_task(collect(mc, seen))
+            tasks.append(asyncio.create_task(collect(mc, seen)))
             site = asyncio.create_task(
                 run_site(
                     site_config=config,
@@ -71,6 +72,7 @@ async def test_agv_comes_online_takes_an_order_reports_the_pick_finished_and_goe
                     stop=stop,
                 )
             )
+            tasks.append(site)
             _, online = await next_message(
                 seen,
                 lambda m, p: m.topic == f"{base}/connection" and p["connectionState"] == "ONLINE",
@@ -122,9 +124,11 @@ async def test_agv_comes_online_takes_an_order_reports_the_pick_finished_and_goe
                 lambda m, p: m.topic == f"{base}/connection" and p["connectionState"] == "OFFLINE",
             )
             assert offline["headerId"] > online["headerId"]
-            collector.cancel()
     finally:
         stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         async with connect(host=host, port=port, client_id=f"{manufacturer}-cleanup") as cleanup:
             for topic in ("connection", "factsheet"):  # leave no retained messages behind
                 await cleanup.publish(f"{base}/{topic}", b"", qos=1, retain=True)

@@ -26,12 +26,12 @@ ACTIVE_STATUSES = frozenset({TaskStatus.ASSIGNED, TaskStatus.LOADED})
 @dataclass
 class TransportTask:
     task_id: str  # also the VDA 5050 orderId sent for it
+    seq: int  # creation order: first come, first served among equals
     kind: TaskKind
     tote_id: str
     source: str
     destination: str
     priority: int
-    seq: int
     order_id: str | None = None
     line_id: str | None = None
     sku: str | None = None

@@ -118,6 +118,8 @@ class SiteController:
         self.tote_home = site.bin_home()
         self.tote_at: dict[str, str] = dict(self.tote_home)  # node id, or "agv:<serial>"
         self.tasks: dict[str, TransportTask] = {}
+        self._queued: list[TransportTask] = []  # waiting for an AGV, in no particular order
+        self._busy_totes: set[str] = set()  # totes an assigned task is moving
         self.orders: dict[str, SiteOrder] = {}
         self.parcels: dict[str, Parcel] = {}
         self.checks: dict[str, list[CartonCheck]] = {s.id: [] for s in site.stations}
@@ -143,19 +145,22 @@ class SiteController:
         station_node = self.site.station(station_id).node
         for line in order.lines:
             for alloc in line.allocations:
-                task = self._new_task(
-                    TaskKind.FETCH,
-                    alloc.tote_id,
-                    source=alloc.bin,
-                    destination=station_node,
-                    priority=order.priority,
-                    order_id=order.order_id,
-                    line_id=line.line_id,
-                    sku=line.sku,
-                    gtin=line.gtin,
-                    bin=alloc.bin,
-                    qty=alloc.qty,
-                    station_id=station_id,
+                task = self._enqueue(
+                    TransportTask(
+                        *self._next_task_id(),
+                        kind=TaskKind.FETCH,
+                        tote_id=alloc.tote_id,
+                        source=alloc.bin,
+                        destination=station_node,
+                        priority=order.priority,
+                        order_id=order.order_id,
+                        line_id=line.line_id,
+                        sku=line.sku,
+                        gtin=line.gtin,
+                        bin=alloc.bin,
+                        qty=alloc.qty,
+                        station_id=station_id,
+                    )
                 )
                 site_order.fetch_tasks.append(task.task_id)
         return self._dispatch(now)
@@ -199,6 +204,7 @@ class SiteController:
         if task.status is TaskStatus.LOADED and drop is ActionStatus.FINISHED:
             task.status = TaskStatus.DELIVERED
             self.tote_at[task.tote_id] = task.destination
+            self._busy_totes.discard(task.tote_id)
             out.append(Metric("agv_trips", task.kind.value))
             out += self._on_delivered(task)
         if task.status in ACTIVE_STATUSES and ActionStatus.FAILED in (pick, drop):
@@ -223,7 +229,8 @@ class SiteController:
         assert task.gtin is not None
         assert task.station_id is not None
         if self.orders[task.order_id].stage is Stage.EXCEPTION:
-            return self._queue_return(task)
+            self._queue_return(task)
+            return []
         return [
             StationPick(
                 task.station_id,
@@ -239,6 +246,7 @@ class SiteController:
 
     def _fail_task(self, task: TransportTask, reason: str) -> list[Output]:
         task.status = TaskStatus.FAILED
+        self._busy_totes.discard(task.tote_id)
         out: list[Output] = [Metric("task_failed", reason)]
         if task.order_id is not None:
             out += self._exception(task.order_id, reason, f"task {task.task_id} ({task.tote_id})")
@@ -269,8 +277,8 @@ class SiteController:
                     "qty": qty,
                 },
             ),
-            *self._queue_return(task),
         ]
+        self._queue_return(task)
         order = self.orders[task.order_id]
         if qty < task.qty:
             out += self._exception(
@@ -305,15 +313,18 @@ class SiteController:
     def _all_picked(self, order: SiteOrder) -> bool:
         return all(self.tasks[t].picked_qty is not None for t in order.fetch_tasks)
 
-    def _queue_return(self, task: TransportTask) -> list[Output]:
-        self._new_task(
-            TaskKind.RETURN,
-            task.tote_id,
-            source=task.destination,
-            destination=self.tote_home[task.tote_id],
-            priority=0,
+    def _queue_return(self, task: TransportTask) -> None:
+        """The tote goes back to its home bin (by whichever AGV is free first)."""
+        self._enqueue(
+            TransportTask(
+                *self._next_task_id(),
+                kind=TaskKind.RETURN,
+                tote_id=task.tote_id,
+                source=task.destination,
+                destination=self.tote_home[task.tote_id],
+                priority=0,
+            )
         )
-        return []
 
     # --- RFID gates ------------------------------------------------------------------------
 
@@ -506,22 +517,20 @@ class SiteController:
             Metric("exceptions", reason),
         ]
 
-    def _new_task(self, kind: TaskKind, tote_id: str, **fields: object) -> TransportTask:
+    def _next_task_id(self) -> tuple[str, int]:
         self._task_seq += 1
-        task_id = f"{self.id_prefix}-{self._task_seq}"
-        task = TransportTask(task_id, kind, tote_id, seq=self._task_seq, **fields)  # type: ignore[arg-type]
-        self.tasks[task_id] = task
+        return f"{self.id_prefix}-{self._task_seq}", self._task_seq
+
+    def _enqueue(self, task: TransportTask) -> TransportTask:
+        self.tasks[task.task_id] = task
+        self._queued.append(task)
         return task
 
     def _dispatch(self, now: datetime) -> list[Output]:
+        """Send free AGVs to the most urgent tasks whose tote is where the task starts."""
         out: list[Output] = []
-        busy_totes = {t.tote_id for t in self.tasks.values() if t.status in ACTIVE_STATUSES}
-        queued = sorted(
-            (t for t in self.tasks.values() if t.status is TaskStatus.QUEUED),
-            key=TransportTask.dispatch_key,
-        )
-        for task in queued:
-            if task.tote_id in busy_totes or self.tote_at[task.tote_id] != task.source:
+        for task in sorted(self._queued, key=TransportTask.dispatch_key):
+            if task.tote_id in self._busy_totes or self.tote_at[task.tote_id] != task.source:
                 continue
             agv = choose_agv(
                 self.agvs.values(), now, partial(self.floor.distance, target=task.source)
@@ -529,7 +538,7 @@ class SiteController:
             if agv is None:
                 break
             out.append(self._assign(task, agv))
-            busy_totes.add(task.tote_id)
+        self._queued = [t for t in self._queued if t.status is TaskStatus.QUEUED]
         return out
 
     def _assign(self, task: TransportTask, agv: Agv) -> SendAgvOrder:
@@ -557,6 +566,7 @@ class SiteController:
         )
         task.status, task.agv = TaskStatus.ASSIGNED, agv.serial_number
         agv.task_id = task.task_id
+        self._busy_totes.add(task.tote_id)
         return SendAgvOrder(agv.serial_number, task.task_id, route, actions)
 
     def _least_busy_station(self) -> str:

@@ -1,8 +1,9 @@
-"""Validators for the official VDA 5050 2.1.0 schemas in ../shared/reference/vda5050/.
+"""Validators for the official VDA 5050 2.1.0 schemas (copied to tests/reference/vda5050/).
 
-Format checking is on (date-time really checked: rfc3339-validator is installed), and an
-overlay forbids keys the schema does not define (the schemas allow any, upstream #174), so a
-typo such as `informations` fails too. The schema files themselves are never edited.
+Format checking is on (date-time really checked: rfc3339-validator is installed). `validator`
+adds an overlay that forbids keys the schema does not define (the schemas allow any,
+upstream #174), so a typo such as `informations` fails too; `raw_validator` is the schema as
+published. The schema files themselves are never edited.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "vda5050" / "2.1.0"
+REFERENCE = Path(__file__).resolve().parent / "reference" / "vda5050" / "2.1.0"
 
 
 def _forbid_unknown_keys(node: Any) -> None:
@@ -30,10 +31,21 @@ def _forbid_unknown_keys(node: Any) -> None:
 
 
 @cache
-def validator(topic: str) -> Draft202012Validator:
+def raw_schema(topic: str) -> dict[str, Any]:
     """`topic` is the VDA 5050 topic leaf: order, instantActions, state, connection, ..."""
-    schema = json.loads((REFERENCE / f"{topic}.schema").read_text())
-    strict = copy.deepcopy(schema)
+    schema: dict[str, Any] = json.loads((REFERENCE / f"{topic}.schema").read_text("utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+@cache
+def raw_validator(topic: str) -> Draft202012Validator:
+    return Draft202012Validator(raw_schema(topic), format_checker=FormatChecker())
+
+
+@cache
+def validator(topic: str) -> Draft202012Validator:
+    strict = copy.deepcopy(raw_schema(topic))
     _forbid_unknown_keys(strict)
     Draft202012Validator.check_schema(strict)
     return Draft202012Validator(strict, format_checker=FormatChecker())

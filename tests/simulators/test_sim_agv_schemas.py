@@ -4,7 +4,6 @@ VDA 5050 2.1.0 schemas, with format checking on and no keys the schema does not 
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,7 +14,6 @@ import pytest
 from simulators.agv.model import AgvModel
 from simulators.common.clock import vda_timestamp
 from tests.simulators.sim_testing import (
-    VDA_SCHEMAS,
     action,
     assert_valid,
     instant,
@@ -23,6 +21,7 @@ from tests.simulators.sim_testing import (
     unknown_keys,
     validator,
 )
+from tests.vda5050_schemas import raw_schema
 
 TIMESTAMP_2X = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d\dZ$")  # VDA 5050 2.x: ss.ffZ
 
@@ -97,5 +96,4 @@ def test_the_unknown_key_check_catches_a_typo(make_agv: Callable):
     message = make_agv().state(0.0, 0, ts())
     message["informations"] = []
     assert validator("state").is_valid(message)  # the schema alone lets it through
-    schema = json.loads((VDA_SCHEMAS / "state.schema").read_text(encoding="utf-8"))
-    assert unknown_keys(message, schema) == ["$.informations"]
+    assert unknown_keys(message, raw_schema("state")) == ["$.informations"]

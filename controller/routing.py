@@ -20,6 +20,9 @@ class FloorMap:
             nx.all_pairs_dijkstra_path_length(self._graph, weight="weight")
         )
 
+    def has(self, node: str) -> bool:
+        return node in self._distance
+
     def path(self, source: str, target: str) -> list[str]:
         return list(nx.shortest_path(self._graph, source, target, weight="weight"))
 

@@ -71,12 +71,16 @@ async def embedded_broker(port: int, workdir: Path, kind: str = "auto") -> Async
             _write_conf(workdir, port),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal must not stop the broker before the
+            # processes that are still saying goodbye through it; we stop it last.
+            start_new_session=True,
         )
         try:
             await wait_for_port(port)
             yield "mosquitto"
         finally:
-            proc.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
             try:
                 await asyncio.wait_for(proc.wait(), timeout=5)
             except TimeoutError:

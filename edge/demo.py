@@ -134,7 +134,8 @@ class Demo:
     async def stop(self) -> None:
         for child in self.children:
             if child.proc.returncode is None:
-                child.proc.send_signal(signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):  # it may have just exited
+                    child.proc.send_signal(signal.SIGTERM)
         for child in reversed(self.children):
             try:
                 await asyncio.wait_for(child.proc.wait(), STOP_GRACE_S)

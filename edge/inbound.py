@@ -36,8 +36,8 @@ def dispatch(
         case Kind.STATION:
             return _station_event(controller, route.device, station.decode_event(payload), now)
         case Kind.DOCK:
-            dock.decode_event(payload)
-            return controller.truck_departed(route.device)
+            departure = dock.decode_event(payload)
+            return controller.truck_departed(route.device, departure.ts)
 
 
 def _sorter_event(controller: SiteController, event: sorter.SorterEvent) -> list[Output]:

@@ -13,6 +13,11 @@ CONTROLLER_COUNTERS = {
     "parcels_shipped": ("parcels shipped by a truck departure", "door"),
     "parcels_rejected": ("parcels rejected, lost or sent to the reject chute", "event"),
     "parcels_wrong_door": ("parcels read at a dock door that does not serve their carrier", "door"),
+    "parcels_not_loadable": (
+        "parcels read at a door before being sorted, or of a failed order",
+        "door",
+    ),
+    "agv_off_map": ("AGV states naming a node that is not on the site map", "agv"),
     "parcels_diverted_unknown": ("diverts confirmed for parcels we do not know", "chute"),
     "cartons_verified": ("closed cartons judged by RFID", "verdict"),
     "tag_reads_ignored": ("RFID reads ignored", "reason"),

@@ -32,6 +32,10 @@ class CartonCheck:
         self.seen.setdefault(epc_hex, gtin)
         return Verdict.MATCH if self.counts() == self.expected else Verdict.PENDING
 
+    def wants(self, gtin: str) -> bool:
+        """Whether this carton still misses an item of `gtin`."""
+        return self.counts()[gtin] < self.expected[gtin]
+
     def counts(self) -> Counter[str]:
         return Counter(self.seen.values())
 

@@ -56,6 +56,15 @@ class UnknownDevice(WarehouseError):
         self.device_id = device_id
 
 
+class WorkRefused(WarehouseError):
+    """A work feed item this site cannot carry out (it names totes or bins it does not have)."""
+
+    def __init__(self, order_id: str, problem: str) -> None:
+        super().__init__(f"order {order_id}: {problem}")
+        self.order_id = order_id
+        self.problem = problem
+
+
 class Stage(StrEnum):
     PICKING = "picking"
     PICKED = "picked"
@@ -126,6 +135,7 @@ class SiteController:
         self.packed_epcs: set[str] = set()
         self.chute_states: dict[str, str] = {}
         self.door_loaded: dict[str, list[str]] = {d.id: [] for d in site.dock_doors}
+        self._last_departure: dict[str, str] = {}
         self._tracks: OrderedDict[str, _Track] = OrderedDict()
         self._task_seq = 0
         self._action_seq = 0
@@ -137,8 +147,11 @@ class SiteController:
     # --- work from the central API --------------------------------------------------------
 
     def release_order(self, order: ReleasedOrder, now: datetime) -> list[Output]:
+        """Plan a fetch per allocation. Raises WorkRefused, changing nothing, for work that
+        does not fit this site (a tote or bin it does not have)."""
         if order.order_id in self.orders:
             return [Metric("duplicate_work")]
+        self._check_fits(order)
         station_id = self._least_busy_station()
         site_order = SiteOrder(order, station_id)
         self.orders[order.order_id] = site_order
@@ -165,6 +178,19 @@ class SiteController:
                 site_order.fetch_tasks.append(task.task_id)
         return self._dispatch(now)
 
+    def _check_fits(self, order: ReleasedOrder) -> None:
+        for line in order.lines:
+            for alloc in line.allocations:
+                home = self.tote_home.get(alloc.tote_id)
+                if home is None or home != alloc.bin:
+                    raise WorkRefused(
+                        order.order_id,
+                        f"line {line.line_id}: tote {alloc.tote_id!r} is not in "
+                        f"bin {alloc.bin!r} on site {self.site.site!r}",
+                    )
+                if alloc.qty <= 0:
+                    raise WorkRefused(order.order_id, f"line {line.line_id}: qty {alloc.qty}")
+
     # --- AGVs ------------------------------------------------------------------------------
 
     def agv_connection(self, serial: str, state: ConnectionState, now: datetime) -> list[Output]:
@@ -183,6 +209,8 @@ class SiteController:
         agv = self._agv(serial)
         agv.state, agv.state_at = state, now
         out: list[Output] = []
+        if state.last_node_id and not self.floor.has(state.last_node_id):
+            out.append(Metric("agv_off_map", serial))
         task = self.tasks.get(agv.task_id) if agv.task_id else None
         if task is not None and state.order_id == task.task_id:
             out += self._follow_task(task, state, now)
@@ -280,9 +308,10 @@ class SiteController:
         ]
         self._queue_return(task)
         order = self.orders[task.order_id]
-        if qty < task.qty:
+        if qty != task.qty:  # short, or more than reserved: stock and carton need a person
+            reason = "short_pick" if qty < task.qty else "over_pick"
             out += self._exception(
-                task.order_id, "short_pick", f"{task.sku}: {qty} of {task.qty} from {task.tote_id}"
+                task.order_id, reason, f"{task.sku}: {qty} of {task.qty} from {task.tote_id}"
             )
         elif order.stage is Stage.PICKING and self._all_picked(order):
             order.stage = Stage.PICKED
@@ -359,12 +388,19 @@ class SiteController:
         self, station_id: str, reader_id: str, reads: Iterable[TagRead], now: datetime
     ) -> list[Output]:
         out: list[Output] = []
+        pending = self.checks[station_id]
         for epc_hex, epc in self._strong_decoded(reader_id, reads, out):
-            pending = self.checks[station_id]
             if not pending or not isinstance(epc, Sgtin) or epc_hex in self.packed_epcs:
                 continue
-            if pending[0].add(epc_hex, epc.gtin) is Verdict.MATCH:
-                out += self._pack(pending.pop(0))
+            if any(epc_hex in check.seen for check in pending):
+                continue  # the same tag again
+            # Cartons can follow each other closely through one gate: a read belongs to the
+            # oldest carton still missing that GTIN; one that none expects counts against the
+            # oldest, as an extra item.
+            check = next((c for c in pending if c.wants(epc.gtin)), pending[0])
+            if check.add(epc_hex, epc.gtin) is Verdict.MATCH:
+                pending.remove(check)
+                out += self._pack(check)
         return out
 
     def _pack(self, check: CartonCheck) -> list[Output]:
@@ -392,6 +428,9 @@ class SiteController:
         for _, epc in self._strong_decoded(reader_id, reads, out):
             parcel = self.parcels.get(epc.sscc) if isinstance(epc, Sscc) else None
             if parcel is None or parcel.loaded_at is not None:
+                continue
+            if not parcel.sorted or self.orders[parcel.order_id].stage is Stage.EXCEPTION:
+                out.append(Metric("parcels_not_loadable", door_id))
                 continue
             if parcel.carrier not in door.carriers:
                 out.append(Metric("parcels_wrong_door", door_id))
@@ -429,6 +468,14 @@ class SiteController:
             return [Metric("parcels_diverted_unknown", chute)]
         if parcel.sorted:
             return [Metric("duplicate_confirmation", "diverted")]
+        assert track is not None
+        if chute != track.chute:
+            return [
+                Metric("parcels_rejected", "missorted"),
+                *self._exception(
+                    parcel.order_id, "missorted", f"{parcel.sscc} in {chute}, not {track.chute}"
+                ),
+            ]
         if chute == self.site.sorter.reject_chute:
             return [
                 Metric("parcels_rejected", "reject_chute"),
@@ -472,9 +519,14 @@ class SiteController:
 
     # --- dock doors ------------------------------------------------------------------------
 
-    def truck_departed(self, door_id: str) -> list[Output]:
+    def truck_departed(self, door_id: str, departed_at: str) -> list[Output]:
+        """Ship what was loaded at the door. A redelivered departure (QoS 1) carries the same
+        time as the one already handled and ships nothing."""
         if door_id not in self.door_loaded:
             raise UnknownDevice("dock door", door_id)
+        if self._last_departure.get(door_id) == departed_at:
+            return [Metric("duplicate_confirmation", "truckDeparted")]
+        self._last_departure[door_id] = departed_at
         out: list[Output] = []
         for sscc in self.door_loaded[door_id]:
             parcel = self.parcels[sscc]
@@ -529,12 +581,16 @@ class SiteController:
     def _dispatch(self, now: datetime) -> list[Output]:
         """Send free AGVs to the most urgent tasks whose tote is where the task starts."""
         out: list[Output] = []
+        # An AGV reporting a node we do not have cannot be routed (nor is it where we think).
+        on_map = [
+            agv
+            for agv in self.agvs.values()
+            if agv.state is not None and self.floor.has(agv.state.last_node_id)
+        ]
         for task in sorted(self._queued, key=TransportTask.dispatch_key):
             if task.tote_id in self._busy_totes or self.tote_at[task.tote_id] != task.source:
                 continue
-            agv = choose_agv(
-                self.agvs.values(), now, partial(self.floor.distance, target=task.source)
-            )
+            agv = choose_agv(on_map, now, partial(self.floor.distance, target=task.source))
             if agv is None:
                 break
             out.append(self._assign(task, agv))

@@ -9,6 +9,7 @@ from edge.codecs.common import WireModel, parse_json_object, validate
 
 class TruckDeparted(WireModel):
     event: Literal["truckDeparted"]
+    ts: str  # also tells a redelivered departure from the next one
 
 
 def decode_event(payload: bytes) -> TruckDeparted:

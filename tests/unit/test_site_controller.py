@@ -28,7 +28,7 @@ from controller.domain.messages import (
     StationReject,
     TagRead,
 )
-from controller.service.site_controller import Metric, Output, SiteController
+from controller.service.site_controller import Metric, Output, SiteController, WorkRefused
 from controller.siteconfig import load_site
 from tests.conftest import DEMO_SITE
 
@@ -163,11 +163,11 @@ def test_an_order_walks_from_release_to_shipped(ctl: SiteController, site: Site)
     assert reports(ctl.tag_reads(door_reader, [TagRead(tag, -50.0)] * 3, T0)) == [
         ReportType.PARCEL_LOADED
     ]
-    out = ctl.truck_departed("D1")
+    out = ctl.truck_departed("D1", "2026-11-22T10:05:00.000Z")
     assert [(r.type, r.order_id, r.data["sscc"]) for r in of(out, Report)] == [
         (ReportType.PARCEL_SHIPPED, order.order_id, sscc)
     ]
-    assert ctl.truck_departed("D1") == []  # a second truck leaves nothing of ours
+    assert reports(ctl.truck_departed("D1", "2026-11-22T10:35:00.000Z")) == []  # the next truck
 
 
 def test_the_picked_tote_goes_home_and_its_trip_is_counted(ctl: SiteController, site: Site) -> None:
@@ -211,6 +211,18 @@ def test_a_redelivered_pick_confirmation_counts_once(ctl: SiteController, site: 
     again = ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0)
     assert reports(again) == []
     assert Metric("duplicate_confirmation", "picked") in again
+
+
+def test_a_redelivered_truck_departure_ships_nothing_twice(ctl: SiteController, site: Site) -> None:
+    bring_online(ctl)
+    first, _ = walk_to_packed(ctl, site, one_line_order(site, "SO-1"))
+    ctl.sorter_scanned("T-1", ["00" + first])
+    ctl.sorter_diverted("T-1", "C01")
+    ctl.tag_reads("door-1", [TagRead(encode_sscc96(first, PREFIX_LEN), -50.0)], T0)
+    departed = "2026-11-22T10:05:00.000Z"
+    assert reports(ctl.truck_departed("D1", departed)) == [ReportType.PARCEL_SHIPPED]
+    again = ctl.truck_departed("D1", departed)
+    assert again == [Metric("duplicate_confirmation", "truckDeparted")]
 
 
 def test_a_short_pick_is_reported_and_ends_in_an_exception(ctl: SiteController, site: Site) -> None:
@@ -337,3 +349,113 @@ def test_an_agv_coming_online_is_asked_for_its_state_once(ctl: SiteController) -
     again = of(ctl.agv_connection("AGV-01", ConnectionState.ONLINE, T0), RequestAgvState)
     assert len(again) == 1
     assert again[0].action_id != first[0].action_id
+
+
+def test_an_over_pick_is_an_exception_not_a_complete_line(ctl: SiteController, site: Site) -> None:
+    bring_online(ctl)
+    [cmd] = of(ctl.release_order(one_line_order(site, qty=2), T0), SendAgvOrder)
+    finish(ctl, cmd, "pick")
+    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
+    out = ctl.station_picked(pick.station_id, pick.task_id, 5, T0)
+    assert reports(out) == [ReportType.LINE_PICKED, ReportType.ORDER_EXCEPTION]
+    assert of(out, Report)[1].data["reason"] == "over_pick"
+    assert of(out, StationCloseCarton) == []
+
+
+def test_work_naming_a_tote_this_site_does_not_have_is_refused_without_a_trace(
+    ctl: SiteController, site: Site
+) -> None:
+    bring_online(ctl)
+    sku = site.skus[0]
+    stranger = ReleasedOrder(
+        "SO-X",
+        5,
+        "DHL",
+        (ReleasedLine("10", sku.sku, sku.gtin, 1, (Allocation("A1-01", "TOTE-9999", 1),)),),
+    )
+    with pytest.raises(WorkRefused, match="TOTE-9999"):
+        ctl.release_order(stranger, T0)
+    assert "SO-X" not in ctl.orders
+    assert ctl.tasks == {}
+    assert of(ctl.release_order(one_line_order(site, "SO-1"), T0), SendAgvOrder) != []
+
+
+def test_an_agv_reporting_a_node_off_the_map_is_not_dispatched(
+    ctl: SiteController, site: Site
+) -> None:
+    bring_online(ctl)
+    for agv in ("AGV-01", "AGV-02", "AGV-03"):
+        out = ctl.agv_state(agv, idle("DOCK-7"), T0)
+        assert Metric("agv_off_map", agv) in out
+    [cmd] = of(ctl.release_order(one_line_order(site), T0), SendAgvOrder)
+    assert cmd.serial_number == "AGV-04"
+    assert of(ctl.tick(T0), SendAgvOrder) == []  # and nothing raises on later dispatches
+
+
+def close_two_cartons(ctl: SiteController, site: Site) -> tuple[StationPick, StationPick]:
+    """Two single-line orders of different SKUs, both closed at ST1, in order."""
+    picks = []
+    for order_id, sku_index in (("SO-A", 0), ("SO-C", 1)):
+        order = one_line_order(site, order_id, qty=2, sku_index=sku_index)
+        [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
+        finish(ctl, cmd, "pick")
+        [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
+        ctl.station_picked(pick.station_id, pick.task_id, 2, T0)
+        picks.append(pick)
+    for pick in picks:
+        ctl.orders[pick.order_id].station_id = "ST1"
+        ctl.station_carton_closed("ST1", pick.order_id, T0)
+    return picks[0], picks[1]
+
+
+def test_reads_of_the_next_carton_are_not_swallowed_by_an_incomplete_one(
+    ctl: SiteController, site: Site
+) -> None:
+    bring_online(ctl)
+    a, c = close_two_cartons(ctl, site)
+    a_tags = [encode_sgtin96(a.gtin, n, PREFIX_LEN) for n in (1, 2)]
+    c_tags = [encode_sgtin96(c.gtin, n, PREFIX_LEN) for n in (1, 2)]
+    out = ctl.tag_reads("pack-1", [TagRead(a_tags[0], -45.0)], T0)  # A misses an item
+    out = ctl.tag_reads("pack-1", [TagRead(t, -45.0) for t in c_tags], T0)
+    assert [(x.order_id, x.station_id) for x in of(out, StationLabel)] == [("SO-C", "ST1")]
+    out = ctl.tick(T0 + timedelta(seconds=5))
+    assert of(out, StationReject) == [StationReject("ST1", "SO-A", "rfid_mismatch")]
+    [exception] = of(out, Report)
+    assert exception.data["detail"] == {"missing": {a.gtin: 1}, "extra": {}}
+
+
+def test_an_item_no_carton_expects_counts_against_the_oldest(
+    ctl: SiteController, site: Site
+) -> None:
+    bring_online(ctl)
+    a, _ = close_two_cartons(ctl, site)
+    stranger = site.skus[5].gtin
+    tags = [encode_sgtin96(stranger, 1, PREFIX_LEN)]
+    tags += [encode_sgtin96(a.gtin, n, PREFIX_LEN) for n in (1, 2)]
+    out = ctl.tag_reads("pack-1", [TagRead(t, -45.0) for t in tags], T0)
+    assert of(out, StationLabel) == []
+    exceptions = {r.order_id: r.data for r in of(ctl.tick(T0 + timedelta(seconds=5)), Report)}
+    assert exceptions["SO-A"]["detail"] == {"missing": {}, "extra": {stranger: 1}}
+
+
+def test_a_parcel_diverted_into_another_chute_than_commanded_is_missorted(
+    ctl: SiteController, site: Site
+) -> None:
+    bring_online(ctl)
+    sscc, _ = walk_to_packed(ctl, site, one_line_order(site))
+    ctl.sorter_scanned("T-1", ["00" + sscc])
+    out = ctl.sorter_diverted("T-1", "C02")  # the UPS chute; we said C01
+    assert reports(out) == [ReportType.ORDER_EXCEPTION]
+    assert of(out, Report)[0].data["reason"] == "missorted"
+
+
+def test_a_parcel_is_loaded_only_once_sorted(ctl: SiteController, site: Site) -> None:
+    bring_online(ctl)
+    sscc, _ = walk_to_packed(ctl, site, one_line_order(site))
+    tag = TagRead(encode_sscc96(sscc, PREFIX_LEN), -40.0)
+    out = ctl.tag_reads("door-1", [tag], T0)
+    assert reports(out) == []
+    assert Metric("parcels_not_loadable", "D1") in out
+    ctl.sorter_scanned("T-1", ["00" + sscc])
+    ctl.sorter_diverted("T-1", "C01")
+    assert reports(ctl.tag_reads("door-1", [tag], T0)) == [ReportType.PARCEL_LOADED]

@@ -60,6 +60,18 @@ class EdgeMetrics:
             "reports waiting in the outbox",
             registry=self.registry,
         )
+        self.loop_errors = Counter(
+            "warehouse_edge_loop_errors",
+            "unexpected exceptions caught in an edge loop, which carried on (see the log)",
+            ["loop"],
+            registry=self.registry,
+        )
+        self.work_skipped = Counter(
+            "warehouse_edge_work_skipped",
+            "work feed items skipped, by reason (malformed, refused, unknown_type)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.sorter_decision_seconds = Histogram(
             "warehouse_edge_sorter_decision_seconds",
             "time from receiving a sorter scan to publishing its divert",

@@ -37,9 +37,11 @@ class PendingEvent:
 class Outbox:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
-        # One connection: writers must not interleave inside each other's transaction, and
-        # FIFO lock order keeps reports in the order the controller decided them.
-        self._write = asyncio.Lock()
+        # One connection, so one lock for every statement on it: writers must not interleave
+        # inside each other's transaction, and a read between another coroutine's BEGIN and
+        # COMMIT would see (and send on) rows that may yet be rolled back. FIFO lock order
+        # keeps reports in the order the controller decided them.
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> Outbox:
@@ -54,7 +56,7 @@ class Outbox:
 
     async def add(self, events: Iterable[dict[str, Any]], values: Mapping[str, str]) -> None:
         """Queue events and store values in one transaction."""
-        async with self._write:
+        async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 await self._db.executemany(
@@ -72,23 +74,32 @@ class Outbox:
             await self._db.execute("COMMIT")
 
     async def pending(self, limit: int) -> list[PendingEvent]:
-        async with self._db.execute(
-            "SELECT id, body FROM outbox WHERE sent = 0 ORDER BY id LIMIT ?", (limit,)
-        ) as cursor:
+        async with (
+            self._lock,
+            self._db.execute(
+                "SELECT id, body FROM outbox WHERE sent = 0 ORDER BY id LIMIT ?", (limit,)
+            ) as cursor,
+        ):
             return [PendingEvent(row[0], json.loads(row[1])) async for row in cursor]
 
     async def count_pending(self) -> int:
-        async with self._db.execute("SELECT count(*) FROM outbox WHERE sent = 0") as cursor:
+        async with (
+            self._lock,
+            self._db.execute("SELECT count(*) FROM outbox WHERE sent = 0") as cursor,
+        ):
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
     async def mark_sent(self, row_ids: Iterable[int]) -> None:
-        async with self._write:
+        async with self._lock:
             await self._db.executemany(
                 "UPDATE outbox SET sent = 1 WHERE id = ?", [(i,) for i in row_ids]
             )
 
     async def get(self, key: str) -> str | None:
-        async with self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cursor:
+        async with (
+            self._lock,
+            self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cursor,
+        ):
             row = await cursor.fetchone()
         return str(row[0]) if row else None

@@ -15,6 +15,10 @@ class MqttSettings(BaseModel):
     port: int = 1883
     keepalive_s: int = 30
     client_id: str | None = None  # default: edge-<site>
+    # DESIGN: lose nothing. A persistent session (MQTT 3.1.1 clean_session=False) under the
+    # stable client id has the broker queue QoS 1 device events while we are briefly offline.
+    persistent_session: bool = True
+    outgoing_max: int = Field(default=10_000, gt=0)  # queued publications before back-pressure
 
 
 class CentralSettings(BaseModel):

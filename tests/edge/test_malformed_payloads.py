@@ -4,18 +4,17 @@ edge goes on working (against the real broker)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiomqtt
 import pytest
 
 from edge.mqtt.topics import Kind, agv_topic, reader_topic, sorter_commands
-from edge.runtime import EdgeRuntime, bootstrap
-from edge.settings import CentralSettings, EdgeSettings, MqttSettings
+from edge.runtime import EdgeRuntime
 from tests.conftest import Broker
+from tests.edge.conftest import DEADLINE_S, until
 
 pytestmark = pytest.mark.mqtt
 
@@ -26,29 +25,6 @@ MALFORMED = (
     b'{"unexpected": "shape"}',
     b"",
 )
-DEADLINE_S = 10.0
-
-
-@pytest.fixture
-async def edge(
-    mqtt_broker: Broker, site_config: Path, tmp_path: Path
-) -> AsyncIterator[EdgeRuntime]:
-    settings = EdgeSettings(
-        site_config=site_config,
-        mqtt=MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port),
-        central=CentralSettings(url="http://127.0.0.1:9", poll_interval_s=5),  # nothing listens
-        db_path=tmp_path / "edge.db",
-        metrics_port=0,
-    )
-    runtime = await bootstrap(settings)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runtime.run(stop))
-    await asyncio.wait_for(runtime.mqtt.connected.wait(), DEADLINE_S)
-    yield runtime
-    stop.set()
-    await asyncio.wait_for(task, DEADLINE_S)
-    await runtime.central.close()
-    await runtime.outbox.close()
 
 
 def subscribed_topics(runtime: EdgeRuntime) -> dict[Kind, list[str]]:
@@ -71,12 +47,8 @@ def dropped(runtime: EdgeRuntime, kind: Kind) -> float:
     return value or 0.0
 
 
-async def until(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + DEADLINE_S
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+def dropped_all(runtime: EdgeRuntime, kind: Kind, expected: int) -> bool:
+    return dropped(runtime, kind) == expected
 
 
 async def test_malformed_payloads_on_every_topic_are_counted_and_dropped_and_the_edge_keeps_working(
@@ -92,7 +64,7 @@ async def test_malformed_payloads_on_every_topic_are_counted_and_dropped_and_the
                     await client.publish(topic, payload, qos=1)
         for kind, kind_topics in topics.items():
             expected = len(kind_topics) * len(MALFORMED)
-            await until(lambda k=kind, n=expected: dropped(edge, k) == n, f"{kind} drops")
+            await until(functools.partial(dropped_all, edge, kind, expected), f"{kind} drops")
 
         # still alive: a scan is answered (a no-read goes to the reject chute)
         scan = {"event": "scanned", "trackId": "T-1", "codes": [], "ts": "2026-11-22T10:00:00Z"}

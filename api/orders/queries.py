@@ -22,6 +22,8 @@ from api.orders.schemas import (
 )
 from controller.domain.orders import OrderStatus, ParcelStatus
 
+MAX_PK = 2**31 - 1
+
 
 def _with_everything(stmt: Select[OrderRow]) -> Select[OrderRow]:
     return stmt.options(
@@ -103,9 +105,10 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != "o":
+        pk = int(value)
+        if prefix != "o" or not 0 <= pk <= MAX_PK:  # ids are 32-bit integer columns
             raise ValueError(raw)
-        return int(value)
+        return pk
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidRequest(
             [FieldError("cursor", "not a cursor this API gave out", location="query")]

@@ -51,6 +51,8 @@ async def create_order(
 @router.get("/{order_id}", response_model=OrderResponse, responses=problem_responses(404))
 async def get_order(order_id: str, caller: ErpCaller, session: ReadSession) -> OrderResponse:
     del caller
+    if "\x00" in order_id:  # no id holds one, and PostgreSQL refuses it in a query
+        raise NotFound("order", order_id)
     async with session.begin():
         order = await queries.load_order(session, order_id=order_id)
         if order is None:

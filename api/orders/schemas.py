@@ -15,14 +15,28 @@ MAX_LINES = 500
 Ident = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:#-]*$")
 ]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+def no_nul(value: str) -> str:
+    """No database keeps a NUL character in text (PostgreSQL refuses it): refused here."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(no_nul)]
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
     """An instant without a zone is taken as UTC; every instant is kept in UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 is past the last datetime
+        raise ValueError("out of the range of datetimes once converted to UTC") from None
 
 
 UtcInstant = Annotated[datetime, AfterValidator(_as_utc)]
@@ -39,7 +53,9 @@ class ShipTo(BaseModel):
     line2: Text | None = None
     city: Text
     region: Text | None = None
-    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    postal_code: Annotated[
+        str, StringConstraints(min_length=1, max_length=20), AfterValidator(no_nul)
+    ]
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
         description="ISO 3166-1 alpha-2"
     )

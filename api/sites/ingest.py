@@ -17,6 +17,7 @@ The unique `event_id` is the backstop.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import utcnow
@@ -117,7 +118,9 @@ async def _lock_bins(session: AsyncSession, site: str, events: Sequence[EventIn]
     bins = {
         str(e.data["bin"])
         for e in events
-        if e.type == EventType.LINE_PICKED and isinstance(e.data.get("bin"), str)
+        if e.type == EventType.LINE_PICKED
+        and isinstance(e.data.get("bin"), str)
+        and data_problem(e.data) is None  # rejected before it touches the database
     }
     if bins:
         await session.execute(
@@ -137,6 +140,35 @@ def _rejected(envelope: EventIn, detail: str) -> EventResult:
     return EventResult(event_id=envelope.event_id, status="rejected", detail=detail)
 
 
+def data_problem(value: Any, path: str = "data") -> str | None:
+    """What in an event's `data` no database column can store, or None when it is fine:
+    a NUL character or an invalid Unicode string (in a key or a value, at any depth),
+    a NaN or an infinity (JSON has neither; PostgreSQL's JSONB refuses them)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{path}: NUL character in a string"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{path}: not valid Unicode"
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path}: not a finite number"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if isinstance(key, str) else f"{path}[{key!r}]"
+            problem = data_problem(key, f"{path} (a key)") or data_problem(item, where)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            problem = data_problem(item, f"{path}[{i}]")
+            if problem is not None:
+                return problem
+    return None
+
+
 async def _one(
     session: AsyncSession, site: str, envelope: EventIn, applied: Applied
 ) -> EventResult:
@@ -147,6 +179,9 @@ async def _one(
     except ValueError:
         return _rejected(envelope, f"unknown event type {envelope.type!r}")
     model, handler = HANDLERS[event_type]
+    problem = data_problem(envelope.data)
+    if problem is not None:
+        return _rejected(envelope, f"invalid {envelope.type}: {problem}")
     try:
         data = model.model_validate(envelope.data)
     except ValidationError as exc:
@@ -188,9 +223,20 @@ async def _one(
     except InvalidTransition as exc:
         return _rejected(envelope, f"{envelope.type}: {exc}")
     except IntegrityError:
+        # The savepoint is rolled back: the batch goes on. A concurrent batch may have
+        # stored this very event (a duplicate), or claimed something the event needs.
         if await _event_known(session, envelope.event_id):
             return EventResult(event_id=envelope.event_id, status="duplicate")
-        raise
+        if isinstance(data, OrderPackedData):
+            return _rejected(envelope, f"SSCC {data.sscc} already belongs to a parcel")
+        return _rejected(envelope, f"{envelope.type}: conflicts with what is stored")
+    except DBAPIError as exc:
+        # A backstop for what validation missed: this event is refused, not the batch.
+        if exc.connection_invalidated:
+            raise
+        return _rejected(
+            envelope, f"{envelope.type}: could not be stored ({type(exc.orig).__name__})"
+        )
     return EventResult(event_id=envelope.event_id, status="accepted")
 
 
@@ -204,14 +250,43 @@ async def _order_picking(session: AsyncSession, event: Event, applied: Applied) 
 
 
 async def _order_picked(session: AsyncSession, event: Event, applied: Applied) -> None:
-    _move(event.order, OrderStatus.PICKED, applied)
+    order = event.order
+    if order.status == OrderStatus.PICKING:  # any other status: the transition says why
+        left = await _still_reserved(session, order)
+        if left:
+            lines = ", ".join(f"line {line_id!r}: {qty}" for line_id, qty in left)
+            raise Rejected(
+                f"order {order.order_id!r} has stock still reserved to pick ({lines}); "
+                "order.picked needs every reservation picked"
+            )
+    _move(order, OrderStatus.PICKED, applied)
+
+
+async def _still_reserved(session: AsyncSession, order: OrderRow) -> list[tuple[str, int]]:
+    """(line id, quantity) of each line of the order with reservations still open."""
+    open_qty = func.sum(
+        ReservationRow.qty - ReservationRow.picked_qty - ReservationRow.released_qty
+    )
+    rows = await session.execute(
+        select(OrderLineRow.line_id, open_qty)
+        .join(ReservationRow, ReservationRow.line_pk == OrderLineRow.id)
+        .where(OrderLineRow.order_pk == order.id)
+        .group_by(OrderLineRow.id, OrderLineRow.line_id, OrderLineRow.position)
+        .having(open_qty > 0)
+        .order_by(OrderLineRow.position)
+    )
+    return [(line_id, int(qty)) for line_id, qty in rows.all()]
 
 
 async def _line_picked(session: AsyncSession, event: Event, applied: Applied) -> None:
     order, data = event.order, event.data
     assert isinstance(data, LinePickedData)
-    if order.status != OrderStatus.PICKING:
-        raise Rejected(f"order {order.order_id!r} is {order.status}; line.picked needs picking")
+    # A pick reported after the order went into exception still happened: the tote left
+    # its bin. It counts as usual; the order stays in exception.
+    if order.status not in (OrderStatus.PICKING, OrderStatus.EXCEPTION):
+        raise Rejected(
+            f"order {order.order_id!r} is {order.status}; line.picked needs picking (or exception)"
+        )
     line = await session.scalar(
         select(OrderLineRow).where(
             OrderLineRow.order_pk == order.id, OrderLineRow.line_id == data.line_id

@@ -12,6 +12,7 @@ from api.sites.feed import read_work
 from api.sites.ingest import ingest
 from api.sites.schemas import (
     DEFAULT_WORK_LIMIT,
+    MAX_SEQ,
     MAX_WORK_LIMIT,
     EventBatch,
     EventResults,
@@ -35,7 +36,7 @@ async def get_work(
     caller: EdgeCaller,
     context: Context,
     session: ReadSession,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_WORK_LIMIT)] = DEFAULT_WORK_LIMIT,
 ) -> WorkPage:
     """Work items with `seq > after`, oldest first. Persist `next_after` and ask with it."""

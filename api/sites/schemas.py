@@ -14,12 +14,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from api.orders.schemas import UtcInstant
+from api.orders.schemas import UtcInstant, no_nul
 from controller.domain.gs1 import SSCC_LENGTH, check_digit
 
 MAX_EVENTS = 500  # per POST, docs/protocols.md
 DEFAULT_WORK_LIMIT = 100
 MAX_WORK_LIMIT = 1000
+MAX_SEQ = 2**31 - 1  # work_items.seq is a 32-bit integer column
 
 
 class EventType(StrEnum):
@@ -72,13 +73,16 @@ class WorkPage(BaseModel):
 
 # --- event ingest ----------------------------------------------------------------------
 
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(no_nul)]
+EnvelopeRef = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(no_nul)]
 
 
 class EventIn(BaseModel):
+    """`data` is checked per event (api.sites.ingest.data_problem), not here."""
+
     event_id: EventId
-    type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    order_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    type: EnvelopeRef
+    order_id: EnvelopeRef
     occurred_at: UtcInstant
     data: dict[str, Any] = Field(default_factory=dict)
 

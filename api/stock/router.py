@@ -15,6 +15,8 @@ router = APIRouter(prefix="/api/v1/stock", tags=["stock"])
 @router.get("/{sku}", response_model=StockResponse, responses=problem_responses(404))
 async def get_stock(sku: str, caller: StockReader, session: ReadSession) -> StockResponse:
     del caller
+    if "\x00" in sku:  # no SKU holds one, and PostgreSQL refuses it in a query
+        raise NotFound("sku", sku)
     async with session.begin():
         stock = await stock_of(session, sku)
     if stock is None:

@@ -119,6 +119,12 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 def metric(text: str, name: str, **labels: str) -> float:
     """The value of one sample in a Prometheus text exposition (0 when absent)."""
+    value = sample(text, name, **labels)
+    return 0.0 if value is None else value
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in a Prometheus text exposition, None when there is none."""
     want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():
         if line.startswith("#"):
@@ -128,7 +134,7 @@ def metric(text: str, name: str, **labels: str) -> float:
         got = ",".join(sorted(label_text.rstrip("}").split(","))) if label_text else ""
         if metric_name == name and got == want:
             return float(value)
-    return 0.0
+    return None
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.conftest import metric
+from tests.api.conftest import sample
 
 
 async def test_health_and_readiness_answer(client: httpx.AsyncClient) -> None:
@@ -24,7 +24,7 @@ async def test_metrics_expose_the_order_and_event_counters(
     assert response.headers["content-type"].startswith("text/plain")
     assert "# TYPE warehouse_api_orders_total counter" in response.text
     assert "# TYPE warehouse_api_events_total counter" in response.text
-    assert metric(response.text, "warehouse_api_orders_total", status="shipped") == 0.0
+    assert sample(response.text, "warehouse_api_orders_total", status="shipped") == 0.0
 
 
 async def test_docs_and_openapi_are_served(sqlite_client: httpx.AsyncClient) -> None:

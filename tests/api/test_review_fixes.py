@@ -234,8 +234,9 @@ async def test_a_database_error_rejects_the_event_not_the_batch(
 # --- 3: the same SSCC packed twice at the same moment ---------------------------------
 
 
-async def test_an_sscc_already_used_is_rejected(client: httpx.AsyncClient) -> None:
-    for oid in ("SO-S1", "SO-S2"):
+async def picked_orders(client: httpx.AsyncClient, *order_ids: str) -> None:
+    """Orders of one unit each, picked and ready to be packed."""
+    for oid in order_ids:
         order = await push(client, oid, ("10", "SKU-0010", 1))
         bin_ = order["lines"][0]["allocations"][0]["bin"]
         await send(
@@ -244,6 +245,10 @@ async def test_an_sscc_already_used_is_rejected(client: httpx.AsyncClient) -> No
             pick(oid, "10", "SKU-0010", bin_, 1),
             event("order.picked", oid),
         )
+
+
+async def test_an_sscc_already_used_is_rejected(client: httpx.AsyncClient) -> None:
+    await picked_orders(client, "SO-S1", "SO-S2")
 
     first = await send(client, event("order.packed", "SO-S1", {"sscc": SSCC, "carrier": "DHL"}))
     second = await send(client, event("order.packed", "SO-S2", {"sscc": SSCC, "carrier": "DHL"}))
@@ -260,15 +265,7 @@ async def test_an_sscc_taken_by_a_concurrent_batch_is_rejected_on_postgres(
 ) -> None:
     app = create_app(settings_for(postgres_url))
     async with running(app) as client:
-        for oid in ("SO-C1", "SO-C2"):
-            order = await push(client, oid, ("10", "SKU-0010", 1))
-            bin_ = order["lines"][0]["allocations"][0]["bin"]
-            await send(
-                client,
-                event("order.picking", oid),
-                pick(oid, "10", "SKU-0010", bin_, 1),
-                event("order.picked", oid),
-            )
+        await picked_orders(client, "SO-C1", "SO-C2")
         # Another transaction has claimed the SSCC and not committed yet: the ingest's
         # check for the SSCC cannot see it, and its insert waits on the unique index.
         other = create_async_engine(postgres_url)

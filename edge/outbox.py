@@ -82,14 +82,6 @@ class Outbox:
         ):
             return [PendingEvent(row[0], json.loads(row[1])) async for row in cursor]
 
-    async def count_pending(self) -> int:
-        async with (
-            self._lock,
-            self._db.execute("SELECT count(*) FROM outbox WHERE sent = 0") as cursor,
-        ):
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
     async def mark_sent(self, row_ids: Iterable[int]) -> None:
         async with self._lock:
             await self._db.executemany(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 
 class NodeKind(StrEnum):
@@ -110,8 +111,10 @@ class Gs1:
     sscc_extension_digit: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Site:
+    """A site as loaded. Not slotted, so that its lookups are indexed once, on first use."""
+
     site: str
     name: str
     map_id: str
@@ -126,26 +129,26 @@ class Site:
     rfid_readers: tuple[RfidReader, ...]
     skus: tuple[Sku, ...]
 
+    @cached_property
+    def _nodes(self) -> dict[str, Node]:
+        return {node.id: node for node in self.nodes}
+
+    @cached_property
+    def _stations(self) -> dict[str, Station]:
+        return {station.id: station for station in self.stations}
+
+    @cached_property
+    def _readers(self) -> dict[str, RfidReader]:
+        return {reader.id: reader for reader in self.rfid_readers}
+
     def node(self, node_id: str) -> Node:
-        for node in self.nodes:
-            if node.id == node_id:
-                return node
-        raise KeyError(node_id)
+        return self._nodes[node_id]
 
     def station(self, station_id: str) -> Station:
-        for station in self.stations:
-            if station.id == station_id:
-                return station
-        raise KeyError(station_id)
+        return self._stations[station_id]
 
     def reader(self, reader_id: str) -> RfidReader:
-        for reader in self.rfid_readers:
-            if reader.id == reader_id:
-                return reader
-        raise KeyError(reader_id)
-
-    def sku_by_gtin(self) -> dict[str, Sku]:
-        return {sku.gtin: sku for sku in self.skus}
+        return self._readers[reader_id]
 
     def bin_home(self) -> dict[str, str]:
         """Tote id -> its rack node."""

@@ -89,7 +89,6 @@ class Parcel:
     carrier: str
     sorted: bool = False
     loaded_at: str | None = None
-    shipped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +138,6 @@ class SiteController:
         self._tracks: OrderedDict[str, _Track] = OrderedDict()
         self._task_seq = 0
         self._action_seq = 0
-        self._gtins = {sku.gtin for sku in site.skus}
         self._station_reader = {s.rfid_reader: s.id for s in site.stations}
         self._door_reader = {d.rfid_reader: d.id for d in site.dock_doors}
         self._doors = {d.id: d for d in site.dock_doors}
@@ -530,7 +528,6 @@ class SiteController:
         out: list[Output] = []
         for sscc in self.door_loaded[door_id]:
             parcel = self.parcels[sscc]
-            parcel.shipped = True
             out += [
                 Report(ReportType.PARCEL_SHIPPED, parcel.order_id, {"sscc": sscc, "door": door_id}),
                 Metric("parcels_shipped", door_id),
@@ -602,7 +599,8 @@ class SiteController:
         to_source = self.floor.path(agv.state.last_node_id, task.source)
         to_destination = self.floor.path(task.source, task.destination)
         route_ids = to_source + to_destination[1:]
-        route = tuple(RouteNode(n, self.site.node(n).x, self.site.node(n).y) for n in route_ids)
+        nodes = [self.site.node(n) for n in route_ids]
+        route = tuple(RouteNode(n.id, n.x, n.y) for n in nodes)
         source_kind, destination_kind = (
             ("rack", "station") if task.kind is TaskKind.FETCH else ("station", "rack")
         )

@@ -188,10 +188,6 @@ class AgvModel:
             return self._drive.ends_at
         return None
 
-    def action_status(self, action_id: str) -> str | None:
-        state = self._actions.get(action_id)
-        return state.status if state else None
-
     def header(self, header_id: int, timestamp: str) -> dict[str, Any]:
         return {
             "headerId": header_id,

@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import sys
 import uuid
 from collections import Counter
@@ -24,6 +23,7 @@ import aiomqtt
 import httpx
 import pytest
 
+from edge.broker import free_port
 from simulators.erp import push_orders
 from tests.conftest import Broker, write_site_config
 from tests.vda5050_schemas import problems
@@ -52,12 +52,6 @@ class SiteRun:
     stock_after: dict[str, dict[str, Any]]
     vda_messages: list[VdaMessage] = field(default_factory=list)
     logs: str = ""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _wait_http(url: str, deadline_s: float = 60.0) -> None:
@@ -102,7 +96,7 @@ async def _run_site(broker: Broker, workdir: Path) -> SiteRun:
     site_id = f"e2e{uuid.uuid4().hex[:8]}"
     config = write_site_config(workdir, site_id)
     erp_key, edge_key = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-    api_port, metrics_port = _free_port(), _free_port()
+    api_port, metrics_port = free_port(), free_port()
     api_url = f"http://127.0.0.1:{api_port}"
     procs: list[asyncio.subprocess.Process] = []
     vda: list[VdaMessage] = []

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from simulators.agv.model import AgvModel
 from simulators.common.config import SiteConfig, SiteMap, load_site
 from simulators.common.world import World
-
-DEMO_SITE_FILE = Path(__file__).resolve().parents[2] / "config" / "sites" / "demo.yaml"
+from tests.conftest import DEMO_SITE
 
 
 @pytest.fixture(scope="session")
 def demo_site() -> SiteConfig:
-    return load_site(DEMO_SITE_FILE)
+    return load_site(DEMO_SITE)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 from tests.vda5050_schemas import raw_schema, raw_validator
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_SITE_FILE = REPO / "config" / "sites" / "demo.yaml"
 TIMESTAMP_2X = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d\dZ$")  # VDA 5050 2.x: ss.ffZ
 
 MAP = "demo-floor"

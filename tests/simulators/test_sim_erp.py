@@ -12,7 +12,7 @@ import pytest
 
 from simulators.common.config import SiteConfig
 from simulators.erp import OrderPushError, build_orders, push_orders
-from tests.simulators.sim_testing import DEMO_SITE_FILE
+from tests.conftest import DEMO_SITE
 
 
 def test_orders_are_seeded_released_orders_of_the_site(demo_site: SiteConfig):
@@ -88,7 +88,7 @@ async def stub_api() -> AsyncIterator[Callable[..., StubApi]]:
 async def test_push_orders_posts_each_order_with_the_api_key(stub_api):
     stub = await stub_api(lambda body: (201, {"order_id": body["order_id"], "status": "reserved"}))
     ids = await push_orders(
-        api_url=stub.url + "/", api_key="k-erp", site_config=DEMO_SITE_FILE, count=3, seed=2
+        api_url=stub.url + "/", api_key="k-erp", site_config=DEMO_SITE, count=3, seed=2
     )
     assert len(ids) == 3
     assert [body["order_id"] for _, _, body in stub.requests] == ids
@@ -101,9 +101,7 @@ async def test_push_orders_raises_with_the_problem_detail(stub_api):
     problem = {"type": "about:blank", "title": "Conflict", "status": 409, "detail": "body differs"}
     stub = await stub_api(lambda body: (409, problem))
     with pytest.raises(OrderPushError, match="body differs") as caught:
-        await push_orders(
-            api_url=stub.url, api_key="k", site_config=DEMO_SITE_FILE, count=2, seed=2
-        )
+        await push_orders(api_url=stub.url, api_key="k", site_config=DEMO_SITE, count=2, seed=2)
     assert caught.value.status == 409
     assert caught.value.detail == "body differs"
     assert len(stub.requests) == 1

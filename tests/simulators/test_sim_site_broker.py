@@ -14,7 +14,8 @@ import yaml
 
 from simulators.common.mqtt import Incoming, Link, connect
 from simulators.site import run_site
-from tests.simulators.sim_testing import DEMO_SITE_FILE, action, assert_valid, order
+from tests.conftest import DEMO_SITE
+from tests.simulators.sim_testing import action, assert_valid, order
 
 pytestmark = pytest.mark.mqtt
 
@@ -22,7 +23,7 @@ DEADLINE_S = 10.0
 
 
 def site_copy(tmp_path: Path, site_id: str, manufacturer: str) -> Path:
-    raw = yaml.safe_load(DEMO_SITE_FILE.read_text(encoding="utf-8"))
+    raw = yaml.safe_load(DEMO_SITE.read_text(encoding="utf-8"))
     raw["site"] = site_id
     raw["agvs"] = [
         {"serial_number": "AGV-01", "manufacturer": manufacturer, "start_node": "F06"},

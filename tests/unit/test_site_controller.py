@@ -132,6 +132,14 @@ def test_released_line_sends_the_nearest_agv_to_pick_at_the_rack_and_drop_at_the
         assert frozenset((a.node_id, b.node_id)) in edges
 
 
+def deliver(ctl: SiteController, order: ReleasedOrder) -> StationPick:
+    """Release a single-line order and bring its tote to the station: the pick instruction."""
+    [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
+    finish(ctl, cmd, "pick")
+    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
+    return pick
+
+
 def walk_to_packed(
     ctl: SiteController, site: Site, order: ReleasedOrder
 ) -> tuple[str, list[Output]]:
@@ -204,9 +212,7 @@ def test_a_second_order_for_the_same_tote_waits_until_it_is_home(
 
 def test_a_redelivered_pick_confirmation_counts_once(ctl: SiteController, site: Site) -> None:
     bring_online(ctl)
-    [cmd] = of(ctl.release_order(one_line_order(site), T0), SendAgvOrder)
-    finish(ctl, cmd, "pick")
-    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
+    pick = deliver(ctl, one_line_order(site))
     ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0)
     again = ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0)
     assert reports(again) == []
@@ -227,9 +233,7 @@ def test_a_redelivered_truck_departure_ships_nothing_twice(ctl: SiteController, 
 
 def test_a_short_pick_is_reported_and_ends_in_an_exception(ctl: SiteController, site: Site) -> None:
     bring_online(ctl)
-    [cmd] = of(ctl.release_order(one_line_order(site, qty=3), T0), SendAgvOrder)
-    finish(ctl, cmd, "pick")
-    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
+    pick = deliver(ctl, one_line_order(site, qty=3))
     out = ctl.station_picked(pick.station_id, pick.task_id, 1, T0)
     assert reports(out) == [ReportType.LINE_PICKED, ReportType.ORDER_EXCEPTION]
     assert of(out, StationCloseCarton) == []
@@ -240,9 +244,7 @@ def test_a_short_pick_is_reported_and_ends_in_an_exception(ctl: SiteController, 
 def test_weak_and_foreign_reads_do_not_complete_a_carton(ctl: SiteController, site: Site) -> None:
     bring_online(ctl)
     order = one_line_order(site, qty=2)
-    [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
-    finish(ctl, cmd, "pick")
-    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
+    pick = deliver(ctl, order)
     ctl.station_picked(pick.station_id, pick.task_id, 2, T0)
     ctl.station_carton_closed(pick.station_id, order.order_id, T0)
     reader = site.station(pick.station_id).rfid_reader
@@ -261,9 +263,7 @@ def test_a_carton_with_a_missing_item_is_rejected_when_its_window_closes(
 ) -> None:
     bring_online(ctl)
     order = one_line_order(site, qty=2)
-    [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
-    finish(ctl, cmd, "pick")
-    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
+    pick = deliver(ctl, order)
     ctl.station_picked(pick.station_id, pick.task_id, 2, T0)
     ctl.station_carton_closed(pick.station_id, order.order_id, T0)
     reader = site.station(pick.station_id).rfid_reader
@@ -353,9 +353,7 @@ def test_an_agv_coming_online_is_asked_for_its_state_once(ctl: SiteController) -
 
 def test_an_over_pick_is_an_exception_not_a_complete_line(ctl: SiteController, site: Site) -> None:
     bring_online(ctl)
-    [cmd] = of(ctl.release_order(one_line_order(site, qty=2), T0), SendAgvOrder)
-    finish(ctl, cmd, "pick")
-    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
+    pick = deliver(ctl, one_line_order(site, qty=2))
     out = ctl.station_picked(pick.station_id, pick.task_id, 5, T0)
     assert reports(out) == [ReportType.LINE_PICKED, ReportType.ORDER_EXCEPTION]
     assert of(out, Report)[1].data["reason"] == "over_pick"
@@ -397,9 +395,7 @@ def close_two_cartons(ctl: SiteController, site: Site) -> tuple[StationPick, Sta
     picks = []
     for order_id, sku_index in (("SO-A", 0), ("SO-C", 1)):
         order = one_line_order(site, order_id, qty=2, sku_index=sku_index)
-        [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
-        finish(ctl, cmd, "pick")
-        [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
+        pick = deliver(ctl, order)
         ctl.station_picked(pick.station_id, pick.task_id, 2, T0)
         picks.append(pick)
     for pick in picks:

@@ -92,6 +92,68 @@ class OrderConflict(ApiProblem):
         self.order_id = order_id
 
 
+class OrderCancelled(ApiProblem):
+    status = 409
+    slug = "order-cancelled"
+    title = "Order cancelled"
+
+    def __init__(self, order_id: str, status: str) -> None:
+        super().__init__(
+            f"order {order_id!r} is {status}: a push for it (a late create or a retry) "
+            "is refused; use a new order id"
+        )
+        self.order_id = order_id
+
+
+class StaleOrderVersion(ApiProblem):
+    status = 409
+    slug = "stale-order-version"
+    title = "Order version is older than the stored one"
+
+    def __init__(self, order_id: str, pushed: int, stored: int) -> None:
+        super().__init__(
+            f"order {order_id!r} is at version {stored}; version {pushed} is stale "
+            "(an amendment needs a higher version)"
+        )
+        self.order_id = order_id
+        self.stored = stored
+
+    def extra(self) -> dict[str, Any]:
+        return {"current_version": self.stored}
+
+
+class AmendmentRefused(ApiProblem):
+    status = 409
+    slug = "amendment-refused"
+    title = "Order can no longer be amended"
+
+    def __init__(self, order_id: str, reason: str) -> None:
+        super().__init__(f"order {order_id!r} cannot be amended: {reason}")
+        self.order_id = order_id
+
+
+class CancelRefused(ApiProblem):
+    status = 409
+    slug = "cancel-refused"
+    title = "Order can no longer be cancelled"
+
+    def __init__(self, order_id: str, reason: str) -> None:
+        super().__init__(f"order {order_id!r} cannot be cancelled: {reason}")
+        self.order_id = order_id
+
+
+class DocumentConflict(ApiProblem):
+    status = 409
+    slug = "document-conflict"
+    title = "Document id reused with a different body"
+
+    def __init__(self, kind: str, document_id: str) -> None:
+        super().__init__(
+            f"{kind} {document_id!r} was already posted with a different body; "
+            "a retry must repeat the original body exactly"
+        )
+
+
 class IdempotencyKeyReused(ApiProblem):
     """IETF draft-ietf-httpapi-idempotency-key-header: same key, other payload → 422."""
 

@@ -17,14 +17,24 @@ from api.context import AppContext
 from api.db import Database
 from api.errors import install_error_handlers
 from api.metrics import Metrics
+from api.orders.intake import IntakeWriter
 from api.orders.router import router as orders_router
 from api.seed import seed_sites
 from api.settings import ApiSettings, get_settings
 from api.sites.router import router as sites_router
 from api.stock.router import router as stock_router
+from controller.domain.layout import Site
+from controller.routing import FloorMap
 from controller.siteconfig import load_site
 
 log = logging.getLogger(__name__)
+
+
+def station_distances(site: Site) -> dict[str, float]:
+    """Each bin's distance along the floor to its nearest station (closest-to-station)."""
+    floor = FloorMap(site)
+    stations = frozenset(station.node for station in site.stations)
+    return {b.node: floor.nearest(b.node, stations) for sku in site.skus for b in sku.bins}
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -50,8 +60,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 seeded = await seed_sites(session, sites.values())
             log.info("sites %s ready; %d bins seeded", sorted(sites), seeded)
             context.db, context.sites = db, sites
+            context.distances = {site.site: station_distances(site) for site in sites.values()}
+            context.intake = IntakeWriter(db, context.distances, context.metrics.stock_signals)
+            context.intake.start()
             yield
         finally:
+            if context.intake is not None:
+                await context.intake.stop()
+                context.intake = None
             context.db = None
             await db.dispose()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from api.sites.schemas import EventType
+from api.stock.signals import StockSignals
 from controller.domain.orders import OrderStatus
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -26,6 +27,18 @@ class Metrics:
             ["type", "result"],
             registry=self.registry,
         )
+        self.stock_low = Counter(
+            "warehouse_api_stock_low",
+            "Times a SKU's available stock at a site fell below its safety stock.",
+            ["site"],
+            registry=self.registry,
+        )
+        self.stock_shortages = Counter(
+            "warehouse_api_stock_shortages",
+            "Counts that left a bin holding less than was reserved from it.",
+            ["site"],
+            registry=self.registry,
+        )
         for status in OrderStatus:
             self.orders.labels(status=status.value)
 
@@ -36,6 +49,12 @@ class Metrics:
         # Unknown types share one label value: a sender's typos must not grow the series.
         label = event_type if event_type in KNOWN_EVENT_TYPES else "unknown"
         self.events.labels(type=label, result=result).inc()
+
+    def stock_signals(self, signals: StockSignals) -> None:
+        for low in signals.low:
+            self.stock_low.labels(site=low.site).inc()
+        for shortage in signals.shortages:
+            self.stock_shortages.labels(site=shortage.site).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

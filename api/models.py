@@ -2,27 +2,32 @@
 
 Stock truth lives in three places, each with one job:
 - `bins.on_hand`: what is physically in a bin; changes only with a `stock_ledger` row, in the
-  same transaction, on a physical confirmation (seed/receipt, pick, count).
+  same transaction, on a physical confirmation (seed, receipt, count, pick, put-back).
 - `reservations`: order line → bin → qty. A bin's reserved quantity is the sum of its open
   reservations (`qty - picked_qty - released_qty`) and available is on hand less that: both
   are derived, never stored.
-- `stock_ledger`: every change of on hand, append only.
+- `stock_ledger`: every change of stock, append only. A row with a bin is a change of that
+  bin's on hand (so per bin, Σ qty_delta = on_hand); a row without one is the site's
+  staging area, between a pick and the truck (pick +, ship -, put-back -).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -50,10 +55,14 @@ class SkuRow(Base):
     sku: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     gtin: Mapped[str] = mapped_column(String(14))
     name: Mapped[str] = mapped_column(String(200))
+    lot_tracked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class BinRow(Base):
-    """A rack location holding one tote of one SKU."""
+    """A rack location holding one tote of one SKU (of one lot, for lot-tracked SKUs).
+
+    `received_at` is when the stock in it arrived (FIFO's key; NULL for seeded stock,
+    which counts as the oldest)."""
 
     __tablename__ = "bins"
     __table_args__ = (
@@ -68,16 +77,24 @@ class BinRow(Base):
     tote_id: Mapped[str] = mapped_column(String(ID_LEN))
     sku: Mapped[str] = mapped_column(ForeignKey("skus.sku"))
     on_hand: Mapped[int] = mapped_column(Integer)
+    lot: Mapped[str | None] = mapped_column(String(ID_LEN))
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class LedgerRow(Base):
     __tablename__ = "stock_ledger"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    bin_id: Mapped[int] = mapped_column(ForeignKey("bins.id"), index=True)
+    site: Mapped[str] = mapped_column(ForeignKey("sites.site"))
+    bin_id: Mapped[int | None] = mapped_column(ForeignKey("bins.id"), index=True)
     sku: Mapped[str] = mapped_column(ForeignKey("skus.sku"))
+    lot: Mapped[str | None] = mapped_column(String(ID_LEN))
     qty_delta: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(32))  # seed | pick (receipt, count later)
+    # seed | receipt | adjustment | pick | put_back | ship
+    reason: Mapped[str] = mapped_column(String(32))
+    # The document behind the change: a receipt or adjustment id, an order.
+    reference: Mapped[str | None] = mapped_column(String(ID_LEN))
     order_id: Mapped[str | None] = mapped_column(String(ID_LEN))
     event_id: Mapped[str | None] = mapped_column(String(EVENT_ID_LEN))
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -85,6 +102,10 @@ class LedgerRow(Base):
 
 
 class OrderRow(Base):
+    """An order. `version` is the ERP's (a higher one amends); `revision` counts what the
+    site has been sent (each release or re-release bumps it); `released` says the site's
+    feed holds it, so a cancel must go through the site."""
+
     __tablename__ = "orders"
     __table_args__ = (Index("ix_orders_status_id", "status", "id"),)
 
@@ -102,39 +123,54 @@ class OrderRow(Base):
     service: Mapped[str | None] = mapped_column(String(ID_LEN))
     # sha256 of the normalised request: a retried push with the same body is recognised.
     request_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    released: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
+    # The current version's lines only.
     lines: Mapped[list[OrderLineRow]] = relationship(
-        back_populates="order", order_by="OrderLineRow.position", lazy="raise"
+        primaryjoin="and_(OrderRow.id == OrderLineRow.order_pk, OrderLineRow.active)",
+        order_by="OrderLineRow.position",
+        lazy="raise",
+        viewonly=True,
     )
     parcels: Mapped[list[ParcelRow]] = relationship(order_by="ParcelRow.id", lazy="raise")
     events: Mapped[list[OrderEventRow]] = relationship(order_by="OrderEventRow.id", lazy="raise")
 
 
 class OrderLineRow(Base):
+    """A line of one version of an order; an amendment retires the lines of the version
+    before (`active` false) and their reservations, rather than rewriting history."""
+
     __tablename__ = "order_lines"
     __table_args__ = (
-        UniqueConstraint("order_pk", "line_id"),
+        UniqueConstraint("order_pk", "version", "line_id"),
         CheckConstraint("qty > 0", name="order_lines_qty_positive"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_pk: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer)
     line_id: Mapped[str] = mapped_column(String(ID_LEN))
     sku: Mapped[str] = mapped_column(ForeignKey("skus.sku"))
     qty: Mapped[int] = mapped_column(Integer)
     shipped_qty: Mapped[int] = mapped_column(Integer, default=0)
 
-    order: Mapped[OrderRow] = relationship(back_populates="lines", lazy="raise")
     reservations: Mapped[list[ReservationRow]] = relationship(
         order_by="ReservationRow.id", lazy="raise"
     )
 
 
+OPEN_PREDICATE = "qty > picked_qty + released_qty"
+
+
 class ReservationRow(Base):
-    """Order line → bin → qty. Open (still holding stock) = qty - picked_qty - released_qty."""
+    """Order line → bin → qty. Open (still holding stock) = qty - picked_qty - released_qty.
+    Of what was picked, `put_back_qty` went back into the bin (a cancelled order)."""
 
     __tablename__ = "reservations"
     __table_args__ = (
@@ -143,6 +179,18 @@ class ReservationRow(Base):
             "picked_qty >= 0 AND released_qty >= 0 AND picked_qty + released_qty <= qty",
             name="reservations_consumed_within_qty",
         ),
+        CheckConstraint(
+            "put_back_qty >= 0 AND put_back_qty <= picked_qty",
+            name="reservations_put_back_within_picked",
+        ),
+        # Only open reservations count against a bin: the index holds just those, so the
+        # sum per bin stays cheap however long the history grows.
+        Index(
+            "ix_reservations_open_bin",
+            "bin_id",
+            sqlite_where=text(OPEN_PREDICATE),
+            postgresql_where=text(OPEN_PREDICATE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -150,7 +198,10 @@ class ReservationRow(Base):
     bin_id: Mapped[int] = mapped_column(ForeignKey("bins.id"), index=True)
     qty: Mapped[int] = mapped_column(Integer)
     picked_qty: Mapped[int] = mapped_column(Integer, default=0)
-    released_qty: Mapped[int] = mapped_column(Integer, default=0)  # cancellations, later
+    released_qty: Mapped[int] = mapped_column(Integer, default=0)
+    put_back_qty: Mapped[int] = mapped_column(Integer, default=0)
+    # Of what was picked, how much the site has been asked to put back.
+    put_back_requested_qty: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     bin: Mapped[BinRow] = relationship(lazy="raise")
@@ -211,4 +262,18 @@ class IdempotencyKeyRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     order_pk: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(Json)  # the body, replayed as it was
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StockDocumentRow(Base):
+    """A receipt or adjustment as posted, by its client-chosen id: a retry with the same body
+    replays the stored answer; another body under the same id is a conflict."""
+
+    __tablename__ = "stock_documents"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # receipt | adjustment
+    document_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

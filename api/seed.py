@@ -39,7 +39,7 @@ async def seed_sites(session: AsyncSession, sites: Iterable[Site]) -> int:
         for sku in site.skus:
             await session.execute(
                 _insert(session, SkuRow)
-                .values(sku=sku.sku, gtin=sku.gtin, name=sku.name)
+                .values(sku=sku.sku, gtin=sku.gtin, name=sku.name, lot_tracked=sku.lot_tracked)
                 .on_conflict_do_nothing()
             )
         existing = set(
@@ -52,7 +52,13 @@ async def seed_sites(session: AsyncSession, sites: Iterable[Site]) -> int:
                 bin_id = await session.scalar(
                     _insert(session, BinRow)
                     .values(
-                        site=site.site, bin=b.node, tote_id=b.tote_id, sku=sku.sku, on_hand=b.qty
+                        site=site.site,
+                        bin=b.node,
+                        tote_id=b.tote_id,
+                        sku=sku.sku,
+                        on_hand=b.qty,
+                        lot=b.lot,
+                        expires_on=b.expires_on,
                     )
                     .on_conflict_do_nothing()
                     .returning(BinRow.id)
@@ -63,8 +69,10 @@ async def seed_sites(session: AsyncSession, sites: Iterable[Site]) -> int:
                 if b.qty:
                     session.add(
                         LedgerRow(
+                            site=site.site,
                             bin_id=bin_id,
                             sku=sku.sku,
+                            lot=b.lot,
                             qty_delta=b.qty,
                             reason="seed",
                             occurred_at=now,

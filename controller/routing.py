@@ -28,3 +28,8 @@ class FloorMap:
 
     def distance(self, source: str, target: str) -> float:
         return self._distance[source][target]
+
+    def nearest(self, source: str, targets: frozenset[str]) -> float:
+        """The distance from `source` to the closest of `targets` (inf if none is reachable)."""
+        reach = self._distance.get(source, {})
+        return min((reach[t] for t in targets if t in reach), default=float("inf"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from controller.domain import layout as L
 from controller.domain.errors import SiteConfigError
 from controller.domain.gs1 import gtin_is_valid
+from controller.domain.stock import RemovalStrategy
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]+$", min_length=1)]
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "sites"
@@ -82,6 +84,8 @@ class _Bin(_Model):
     node: str
     tote_id: Ident
     qty: int = Field(ge=0)
+    lot: Ident | None = None
+    expires_on: date | None = None
 
 
 class _Sku(_Model):
@@ -89,6 +93,9 @@ class _Sku(_Model):
     gtin: Annotated[str, StringConstraints(pattern=r"^\d{14}$")]
     name: str
     bins: list[_Bin] = Field(min_length=1)
+    lot_tracked: bool = False
+    safety_stock: int = Field(default=0, ge=0)
+    removal: RemovalStrategy | None = None
 
 
 class _Gs1(_Model):
@@ -110,6 +117,7 @@ class _Site(_Model):
     dock_doors: list[_DockDoor] = Field(min_length=1)
     rfid_readers: list[_Reader] = Field(min_length=1)
     skus: list[_Sku] = Field(min_length=1)
+    removal: RemovalStrategy = RemovalStrategy.FIFO
 
 
 def _path(loc: Iterable[int | str]) -> str:
@@ -232,6 +240,10 @@ def _check_references(m: _Site, source: str) -> None:
                 raise _fail(source, f"{field}.tote_id", f"duplicate tote {location.tote_id!r}")
             seen_bins[location.node] = sku.sku
             seen_totes.add(location.tote_id)
+            if sku.lot_tracked and (location.lot is None or location.expires_on is None):
+                raise _fail(source, field, f"{sku.sku} is lot-tracked: lot and expires_on needed")
+            if not sku.lot_tracked and (location.lot or location.expires_on):
+                raise _fail(source, field, f"{sku.sku} is not lot-tracked: no lot or expiry")
 
 
 def _freeze(m: _Site) -> L.Site:
@@ -262,7 +274,16 @@ def _freeze(m: _Site) -> L.Site:
             L.RfidReader(r.id, r.format, r.min_rssi_dbm, r.topic) for r in m.rfid_readers
         ),
         skus=tuple(
-            L.Sku(s.sku, s.gtin, s.name, tuple(L.Bin(b.node, b.tote_id, b.qty) for b in s.bins))
+            L.Sku(
+                s.sku,
+                s.gtin,
+                s.name,
+                tuple(L.Bin(b.node, b.tote_id, b.qty, b.lot, b.expires_on) for b in s.bins),
+                lot_tracked=s.lot_tracked,
+                safety_stock=s.safety_stock,
+                removal=s.removal,
+            )
             for s in m.skus
         ),
+        removal=m.removal,
     )

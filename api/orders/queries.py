@@ -49,11 +49,13 @@ async def load_order(
 
 def line_out(line: OrderLineRow) -> OrderLineOut:
     held = [r for r in line.reservations if r.qty - r.released_qty > 0]
+    reserved = sum(r.qty - r.released_qty for r in held)
     return OrderLineOut(
         line_id=line.line_id,
         sku=line.sku,
         qty=line.qty,
-        reserved_qty=sum(r.qty - r.released_qty for r in held),
+        reserved_qty=reserved,
+        backordered_qty=max(0, line.qty - reserved),
         picked_qty=sum(r.picked_qty for r in line.reservations),
         shipped_qty=line.shipped_qty,
         allocations=[
@@ -69,6 +71,7 @@ def to_response(order: OrderRow) -> OrderResponse:
         site=order.site,
         status=OrderStatus(order.status),
         status_reason=order.status_reason,
+        version=order.version,
         channel=order.channel,
         priority=order.priority,
         ship_by=order.ship_by,

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
+from api.db import utcnow
 from api.deps import Context, ErpCaller, ReadSession, WriteSession
 from api.errors import NotFound, problem_responses
 from api.orders import queries
-from api.orders.schemas import OrderCreateRequest, OrderPage, OrderResponse
+from api.orders.cancel import cancel_order
+from api.orders.schemas import OrderCreateRequest, OrderPage, OrderResponse, Text
 from api.orders.service import submit_order
 from controller.domain.orders import OrderStatus
 
@@ -32,18 +36,23 @@ async def create_order(
     caller: ErpCaller,
     body: OrderCreateRequest,
     context: Context,
-    session: WriteSession,
     response: Response,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
     ] = None,
-) -> OrderResponse:
+) -> OrderResponse | JSONResponse:
     """Reserve stock for a released order, at bin level, and answer at once."""
     submission = await submit_order(
-        session, body, sites=context.sites, principal=caller, idempotency_key=idempotency_key
+        context.intake_writer(),
+        body,
+        sites=context.sites,
+        principal=caller,
+        idempotency_key=idempotency_key,
     )
     for status in submission.entered:
         context.metrics.order_entered(status)
+    if submission.replay is not None:
+        return JSONResponse(submission.replay, status_code=submission.status_code)
     response.status_code = submission.status_code
     return submission.order
 
@@ -75,3 +84,37 @@ async def list_orders(
             session, status=status, limit=limit, cursor=cursor
         )
         return OrderPage(items=[queries.to_response(r) for r in rows], next_cursor=next_cursor)
+
+
+class CancelRequest(BaseModel):
+    reason: Text | None = Field(default=None, description="Why, for the order's timeline")
+
+
+@router.post(
+    "/{order_id}/cancel",
+    response_model=OrderResponse,
+    responses={
+        **problem_responses(404, 409),
+        202: {
+            "model": OrderResponse,
+            "description": "The site holds the order: `cancel_requested` until it confirms",
+        },
+    },
+)
+async def cancel(
+    order_id: str,
+    caller: ErpCaller,
+    context: Context,
+    session: WriteSession,
+    response: Response,
+    body: CancelRequest | None = None,
+) -> OrderResponse:
+    """Cancel what is not shipped: 200 when cancelled now (or already), 202 while the site
+    stops the order; 409 once it has shipped. Units already picked are put back."""
+    del caller
+    if "\x00" in order_id:
+        raise NotFound("order", order_id)
+    async with session.begin():
+        code, order = await cancel_order(session, order_id, body.reason if body else None, utcnow())
+    response.status_code = code
+    return order

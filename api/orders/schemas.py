@@ -102,6 +102,13 @@ class OrderCreateRequest(BaseModel):
     carrier: Ident | None = None
     service: Text | None = None
     lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    version: int = Field(
+        default=1,
+        ge=1,
+        le=2**31 - 1,
+        description="The ERP's version of the order. A push with a higher version amends it "
+        "(its lines replace the old ones) while nothing is picked; a lower one is refused",
+    )
 
 
 class AllocationOut(BaseModel):
@@ -115,6 +122,7 @@ class OrderLineOut(BaseModel):
     sku: str
     qty: int
     reserved_qty: int = Field(description="Reserved for this line (including what was picked)")
+    backordered_qty: int = Field(description="Not reserved yet: waits for stock (qty - reserved)")
     picked_qty: int
     shipped_qty: int
     allocations: list[AllocationOut]
@@ -141,6 +149,7 @@ class OrderResponse(BaseModel):
     site: str
     status: OrderStatus
     status_reason: str | None
+    version: int
     channel: str | None
     priority: int
     ship_by: datetime | None

@@ -17,6 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.models import SiteRow, WorkItemRow
 
 ORDER_RELEASED = "order.released"
+ORDER_CANCEL = "order.cancel"
+PUTBACK_REQUESTED = "putback.requested"
+
+
+def work_item_body(seq: int, type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored item as the feed shows it (docs/protocols.md, "Work feed")."""
+    if type == ORDER_RELEASED:
+        return {"seq": seq, "type": type, "order": payload}
+    if type == PUTBACK_REQUESTED:
+        return {"seq": seq, "type": type, "putback": payload}
+    return {"seq": seq, "type": type, **payload}
 
 
 async def append_work_item(

@@ -39,11 +39,14 @@ from api.models import (
     ParcelRow,
     ReservationRow,
 )
+from api.orders.cancel import record, release_open
+from api.orders.putback import request_putback
 from api.sites.schemas import (
     EventIn,
     EventResult,
     EventType,
     LinePickedData,
+    LinePutBackData,
     NoData,
     OrderExceptionData,
     OrderPackedData,
@@ -51,6 +54,7 @@ from api.sites.schemas import (
     ParcelSortedData,
 )
 from controller.domain.errors import InvalidTransition
+from controller.domain.layout import Site
 from controller.domain.orders import OrderStatus, ParcelStatus, advance, advance_parcel
 
 
@@ -76,6 +80,7 @@ class Event:
     envelope: EventIn
     data: Any
     order: OrderRow
+    site: Site
     now: datetime
 
 
@@ -89,11 +94,11 @@ class BatchOutcome:
     counts: list[tuple[str, str]] = field(default_factory=list)  # (type, result)
 
 
-async def ingest(session: AsyncSession, site: str, events: Sequence[EventIn]) -> BatchOutcome:
+async def ingest(session: AsyncSession, site: Site, events: Sequence[EventIn]) -> BatchOutcome:
     outcome = BatchOutcome()
     async with session.begin():
         await _lock_orders(session, {e.order_id for e in events})
-        await _lock_bins(session, site, events)
+        await _lock_bins(session, site.site, events)
         for envelope in events:
             applied = Applied()
             result = await _one(session, site, envelope, applied)
@@ -170,7 +175,7 @@ def data_problem(value: Any, path: str = "data") -> str | None:
 
 
 async def _one(
-    session: AsyncSession, site: str, envelope: EventIn, applied: Applied
+    session: AsyncSession, site: Site, envelope: EventIn, applied: Applied
 ) -> EventResult:
     if await _event_known(session, envelope.event_id):
         return EventResult(event_id=envelope.event_id, status="duplicate")
@@ -198,7 +203,7 @@ async def _one(
     )
     if order is None:
         return _rejected(envelope, f"unknown order {envelope.order_id!r}")
-    if order.site != site:
+    if order.site != site.site:
         return _rejected(envelope, f"order {order.order_id!r} belongs to site {order.site!r}")
     now = utcnow()
     try:
@@ -215,7 +220,7 @@ async def _one(
                 )
             )
             await session.flush()  # claims the event id before anything else changes
-            await handler(session, Event(envelope, data, order, now), applied)
+            await handler(session, Event(envelope, data, order, site, now), applied)
             order.updated_at = now
             await session.flush()
     except Rejected as exc:
@@ -240,13 +245,47 @@ async def _one(
     return EventResult(event_id=envelope.event_id, status="accepted")
 
 
+# While a cancel is pending or done, the floor's progress reports are kept (timeline,
+# parcels, stock) but do not move the order's status.
+_STOPPED = frozenset({OrderStatus.CANCEL_REQUESTED, OrderStatus.CANCELLED})
+_FLOOR_PROGRESS = frozenset(
+    {
+        OrderStatus.PICKING,
+        OrderStatus.PICKED,
+        OrderStatus.PACKED,
+        OrderStatus.SORTED,
+    }
+)
+
+
 def _move(order: OrderRow, to: OrderStatus, applied: Applied) -> None:
+    if OrderStatus(order.status) in _STOPPED and to in _FLOOR_PROGRESS:
+        return
     order.status = advance(order.order_id, OrderStatus(order.status), to).value
     applied.entered.append(to)
 
 
 async def _order_picking(session: AsyncSession, event: Event, applied: Applied) -> None:
     _move(event.order, OrderStatus.PICKING, applied)
+
+
+_PICKS_ACCEPTED = frozenset(
+    {
+        OrderStatus.PICKING,
+        OrderStatus.EXCEPTION,
+        OrderStatus.CANCEL_REQUESTED,
+        OrderStatus.CANCELLED,
+    }
+)
+
+
+def _unrelease(reservations: list[ReservationRow], wanted: int) -> int:
+    taken = 0
+    for r in reservations:
+        back = min(wanted - taken, r.released_qty)
+        r.released_qty -= back
+        taken += back
+    return taken
 
 
 async def _order_picked(session: AsyncSession, event: Event, applied: Applied) -> None:
@@ -283,14 +322,18 @@ async def _line_picked(session: AsyncSession, event: Event, applied: Applied) ->
     assert isinstance(data, LinePickedData)
     # A pick reported after the order went into exception still happened: the tote left
     # its bin. It counts as usual; the order stays in exception.
-    if order.status not in (OrderStatus.PICKING, OrderStatus.EXCEPTION):
+    if order.status not in _PICKS_ACCEPTED:
         raise Rejected(
-            f"order {order.order_id!r} is {order.status}; line.picked needs picking (or exception)"
+            f"order {order.order_id!r} is {order.status}; line.picked needs picking "
+            "(or exception, cancel_requested, cancelled)"
         )
+    # The current version's line; a line of an older version only if the site refused an
+    # amendment and went on picking the old one.
     line = await session.scalar(
-        select(OrderLineRow).where(
-            OrderLineRow.order_pk == order.id, OrderLineRow.line_id == data.line_id
-        )
+        select(OrderLineRow)
+        .where(OrderLineRow.order_pk == order.id, OrderLineRow.line_id == data.line_id)
+        .order_by(OrderLineRow.active.desc(), OrderLineRow.version.desc())
+        .limit(1)
     )
     if line is None:
         raise Rejected(f"order {order.order_id!r} has no line {data.line_id!r}")
@@ -316,6 +359,10 @@ async def _line_picked(session: AsyncSession, event: Event, applied: Applied) ->
         ).all()
     )
     open_total = sum(r.qty - r.picked_qty - r.released_qty for r in reservations)
+    if data.qty > open_total and order.status != OrderStatus.PICKING:
+        # A pick the operator finished as the order stopped: it happened, so what was
+        # released for it is taken back (and a cancelled order's put-back will return it).
+        open_total += _unrelease(reservations, data.qty - open_total)
     if data.qty > open_total:
         raise Rejected(
             f"line {data.line_id!r} has {open_total} reserved at bin {data.bin!r}; "
@@ -334,18 +381,25 @@ async def _line_picked(session: AsyncSession, event: Event, applied: Applied) ->
         take = min(remaining, r.qty - r.picked_qty - r.released_qty)
         r.picked_qty += take
         remaining -= take
-    session.add(
-        LedgerRow(
-            bin_id=bin_row.id,
-            sku=line.sku,
-            qty_delta=-data.qty,
-            reason="pick",
-            order_id=order.order_id,
-            event_id=event.envelope.event_id,
-            occurred_at=event.envelope.occurred_at,
-            recorded_at=event.now,
+    if order.status == OrderStatus.CANCELLED:  # picked after the site confirmed the cancel
+        await session.flush()
+        await request_putback(session, order, event.site, event.now)
+    # The units leave the bin for the site's staging area (bin_id NULL) until they ship.
+    for bin_id, delta in ((bin_row.id, -data.qty), (None, data.qty)):
+        session.add(
+            LedgerRow(
+                site=order.site,
+                bin_id=bin_id,
+                sku=line.sku,
+                lot=bin_row.lot,
+                qty_delta=delta,
+                reason="pick",
+                order_id=order.order_id,
+                event_id=event.envelope.event_id,
+                occurred_at=event.envelope.occurred_at,
+                recorded_at=event.now,
+            )
         )
-    )
 
 
 async def _order_packed(session: AsyncSession, event: Event, applied: Applied) -> None:
@@ -434,12 +488,27 @@ async def _parcel_shipped(session: AsyncSession, event: Event, applied: Applied)
     lines = (
         await session.scalars(
             select(OrderLineRow)
-            .where(OrderLineRow.order_pk == order.id)
+            .where(OrderLineRow.order_pk == order.id, OrderLineRow.active.is_(True))
+            .order_by(OrderLineRow.position)
             .execution_options(populate_existing=True)
         )
     ).all()
     for line in lines:
-        line.shipped_qty = int(picked.get(line.id, 0))
+        line.shipped_qty = int(picked.get(line.id, 0) or 0)
+        if line.shipped_qty:  # the units leave the site's staging area on the truck
+            session.add(
+                LedgerRow(
+                    site=order.site,
+                    bin_id=None,
+                    sku=line.sku,
+                    qty_delta=-line.shipped_qty,
+                    reason="ship",
+                    order_id=order.order_id,
+                    event_id=event.envelope.event_id,
+                    occurred_at=event.envelope.occurred_at,
+                    recorded_at=event.now,
+                )
+            )
 
 
 async def _order_exception(session: AsyncSession, event: Event, applied: Applied) -> None:
@@ -447,6 +516,85 @@ async def _order_exception(session: AsyncSession, event: Event, applied: Applied
     assert isinstance(data, OrderExceptionData)
     _move(order, OrderStatus.EXCEPTION, applied)
     order.status_reason = data.reason
+
+
+async def _order_cancelled(session: AsyncSession, event: Event, applied: Applied) -> None:
+    """The site has stopped the order: what was not picked is released, what was is put
+    back."""
+    order = event.order
+    _move(order, OrderStatus.CANCELLED, applied)
+    released = await release_open(session, order)
+    seq = await request_putback(session, order, event.site, event.now)
+    record(
+        session,
+        order,
+        "order.released_stock",
+        event.now,
+        {"released": released, "putback_seq": seq},
+    )
+
+
+async def _line_put_back(session: AsyncSession, event: Event, applied: Applied) -> None:
+    order, data = event.order, event.data
+    assert isinstance(data, LinePutBackData)
+    bin_row = await session.scalar(
+        select(BinRow)
+        .where(BinRow.site == order.site, BinRow.bin == data.bin)
+        .execution_options(populate_existing=True)
+    )
+    if bin_row is None:
+        raise Rejected(f"no bin {data.bin!r} at site {order.site!r}")
+    if data.tote_id is not None and data.tote_id != bin_row.tote_id:
+        raise Rejected(f"bin {data.bin!r} holds tote {bin_row.tote_id!r}, not {data.tote_id!r}")
+    reservations = list(
+        (
+            await session.scalars(
+                select(ReservationRow)
+                .join(OrderLineRow, OrderLineRow.id == ReservationRow.line_pk)
+                .where(
+                    OrderLineRow.order_pk == order.id,
+                    OrderLineRow.line_id == data.line_id,
+                    OrderLineRow.sku == data.sku,
+                    ReservationRow.bin_id == bin_row.id,
+                )
+                .order_by(ReservationRow.id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    )
+    owed = sum(r.picked_qty - r.put_back_qty for r in reservations)
+    if data.qty > owed:
+        raise Rejected(
+            f"line {data.line_id!r} has {owed} picked from bin {data.bin!r} and not put back; "
+            f"cannot put back {data.qty}"
+        )
+    remaining = data.qty
+    for r in reservations:
+        back = min(remaining, r.picked_qty - r.put_back_qty)
+        r.put_back_qty += back
+        remaining -= back
+    await session.execute(
+        update(BinRow)
+        .where(BinRow.id == bin_row.id)
+        .values(on_hand=BinRow.on_hand + data.qty)
+        .execution_options(synchronize_session=False)
+    )
+    for bin_id, delta in ((None, -data.qty), (bin_row.id, data.qty)):
+        session.add(
+            LedgerRow(
+                site=order.site,
+                bin_id=bin_id,
+                sku=data.sku,
+                lot=bin_row.lot,
+                qty_delta=delta,
+                reason="put_back",
+                reference=data.putback_id,
+                order_id=order.order_id,
+                event_id=event.envelope.event_id,
+                occurred_at=event.envelope.occurred_at,
+                recorded_at=event.now,
+            )
+        )
 
 
 HANDLERS: dict[EventType, tuple[type[BaseModel], Handler]] = {
@@ -458,4 +606,6 @@ HANDLERS: dict[EventType, tuple[type[BaseModel], Handler]] = {
     EventType.PARCEL_LOADED: (ParcelAtDoorData, _parcel_loaded),
     EventType.PARCEL_SHIPPED: (ParcelAtDoorData, _parcel_shipped),
     EventType.ORDER_EXCEPTION: (OrderExceptionData, _order_exception),
+    EventType.ORDER_CANCELLED: (NoData, _order_cancelled),
+    EventType.LINE_PUT_BACK: (LinePutBackData, _line_put_back),
 }

@@ -8,15 +8,15 @@ from fastapi import APIRouter, Path, Query
 
 from api.deps import Context, EdgeCaller, ReadSession, WriteSession
 from api.errors import NotFound, problem_responses
-from api.sites.feed import read_work
+from api.sites.feed import read_work, work_item_body
 from api.sites.ingest import ingest
 from api.sites.schemas import (
     DEFAULT_WORK_LIMIT,
     MAX_SEQ,
     MAX_WORK_LIMIT,
+    WORK_ITEM,
     EventBatch,
     EventResults,
-    WorkItem,
     WorkPage,
 )
 
@@ -44,9 +44,7 @@ async def get_work(
     _known(context, site)
     async with session.begin():
         rows = await read_work(session, site=site, after=after, limit=limit)
-    items = [
-        WorkItem.model_validate({"seq": r.seq, "type": r.type, "order": r.payload}) for r in rows
-    ]
+    items = [WORK_ITEM.validate_python(work_item_body(r.seq, r.type, r.payload)) for r in rows]
     return WorkPage(items=items, next_after=rows[-1].seq if rows else after)
 
 
@@ -66,7 +64,7 @@ async def post_events(
     """Reports from the edge, at least once: one result per event, in order."""
     del caller
     _known(context, site)
-    outcome = await ingest(session, site, body.events)
+    outcome = await ingest(session, context.sites[site], body.events)
     for event_type, result in outcome.counts:
         context.metrics.event_ingested(event_type, result)
     for status in outcome.entered:

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, TypeAdapter
 
 from api.orders.schemas import UtcInstant, no_nul
 from controller.domain.gs1 import SSCC_LENGTH, check_digit
@@ -32,6 +32,8 @@ class EventType(StrEnum):
     PARCEL_LOADED = "parcel.loaded"
     PARCEL_SHIPPED = "parcel.shipped"
     ORDER_EXCEPTION = "order.exception"
+    ORDER_CANCELLED = "order.cancelled"
+    LINE_PUT_BACK = "line.put_back"
 
 
 # --- work feed -------------------------------------------------------------------------
@@ -53,6 +55,7 @@ class WorkLine(BaseModel):
 
 class WorkOrder(BaseModel):
     order_id: str
+    version: int = Field(description="The site-facing revision: a higher one replaces the order")
     priority: int
     carrier: str | None
     service: str | None
@@ -60,10 +63,41 @@ class WorkOrder(BaseModel):
     lines: list[WorkLine]
 
 
-class WorkItem(BaseModel):
+class ReleasedItem(BaseModel):
     seq: int
     type: Literal["order.released"]
     order: WorkOrder
+
+
+class CancelItem(BaseModel):
+    seq: int
+    type: Literal["order.cancel"]
+    order_id: str
+
+
+class PutbackLine(BaseModel):
+    line_id: str
+    sku: str
+    gtin: str
+    bin: str
+    tote_id: str
+    qty: int
+
+
+class Putback(BaseModel):
+    putback_id: str
+    order_id: str
+    lines: list[PutbackLine]
+
+
+class PutbackItem(BaseModel):
+    seq: int
+    type: Literal["putback.requested"]
+    putback: Putback
+
+
+WorkItem = Annotated[ReleasedItem | CancelItem | PutbackItem, Field(discriminator="type")]
+WORK_ITEM: TypeAdapter[WorkItem] = TypeAdapter(WorkItem)
 
 
 class WorkPage(BaseModel):
@@ -126,6 +160,10 @@ class LinePickedData(BaseModel):
     bin: Ref
     tote_id: Ref | None = None
     qty: int = Field(gt=0)
+
+
+class LinePutBackData(LinePickedData):
+    putback_id: Ref
 
 
 class OrderPackedData(BaseModel):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from functools import cached_property
+
+from controller.domain.stock import RemovalStrategy
 
 
 class NodeKind(StrEnum):
@@ -95,6 +98,8 @@ class Bin:
     node: str
     tote_id: str
     qty: int
+    lot: str | None = None
+    expires_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,11 @@ class Sku:
     gtin: str
     name: str
     bins: tuple[Bin, ...]
+    lot_tracked: bool = False
+    # Below this many available units at a site, `stock.low` is raised.
+    safety_stock: int = 0
+    # None: the site's strategy.
+    removal: RemovalStrategy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +138,7 @@ class Site:
     dock_doors: tuple[DockDoor, ...]
     rfid_readers: tuple[RfidReader, ...]
     skus: tuple[Sku, ...]
+    removal: RemovalStrategy = RemovalStrategy.FIFO
 
     @cached_property
     def _nodes(self) -> dict[str, Node]:
@@ -140,6 +151,25 @@ class Site:
     @cached_property
     def _readers(self) -> dict[str, RfidReader]:
         return {reader.id: reader for reader in self.rfid_readers}
+
+    @cached_property
+    def _skus(self) -> dict[str, Sku]:
+        return {sku.sku: sku for sku in self.skus}
+
+    @cached_property
+    def carrier_codes(self) -> frozenset[str]:
+        return frozenset(c.code for c in self.carriers)
+
+    def has_sku(self, sku: str) -> bool:
+        return sku in self._skus
+
+    def sku(self, sku: str) -> Sku:
+        return self._skus[sku]
+
+    def removal_for(self, sku: str) -> RemovalStrategy:
+        """The SKU's own removal strategy, else the site's."""
+        own = self._skus[sku].removal if sku in self._skus else None
+        return own or self.removal
 
     def node(self, node_id: str) -> Node:
         return self._nodes[node_id]

@@ -26,13 +26,16 @@ class OrderStatus(StrEnum):
     PACKED = "packed"
     SORTED = "sorted"
     SHIPPED = "shipped"
+    CANCEL_REQUESTED = "cancel_requested"
     CANCELLED = "cancelled"
     EXCEPTION = "exception"
 
 
 _S = OrderStatus
 # Statuses an order can still be cancelled or put into exception from: all but the final ones.
-_OPEN = frozenset(s for s in _S if s not in {_S.SHIPPED, _S.CANCELLED, _S.EXCEPTION})
+_OPEN = frozenset(
+    s for s in _S if s not in {_S.SHIPPED, _S.CANCELLED, _S.CANCEL_REQUESTED, _S.EXCEPTION}
+)
 
 _FORWARD: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     _S.RECEIVED: frozenset({_S.RESERVED, _S.PARTIALLY_RESERVED, _S.BACKORDERED}),
@@ -45,13 +48,18 @@ _FORWARD: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     _S.PACKED: frozenset({_S.SORTED}),
     _S.SORTED: frozenset({_S.SHIPPED}),
     _S.SHIPPED: frozenset(),
+    # The site was asked to stop: it confirms (cancelled), the goods had already left
+    # (shipped), or it reports a problem on the way (exception; it still confirms later).
+    _S.CANCEL_REQUESTED: frozenset({_S.CANCELLED, _S.SHIPPED, _S.EXCEPTION}),
     _S.CANCELLED: frozenset(),
     # Leaving an exception (re-pack, re-pick) is a later decision; cancelling is always possible.
-    _S.EXCEPTION: frozenset({_S.CANCELLED}),
+    _S.EXCEPTION: frozenset({_S.CANCELLED, _S.CANCEL_REQUESTED}),
 }
-# Cancel and exception are reachable from every open status.
+# Cancel (directly, or through the site when it holds the order) and exception are
+# reachable from every open status.
 ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
-    status: targets | ({_S.CANCELLED, _S.EXCEPTION} if status in _OPEN else frozenset())
+    status: targets
+    | ({_S.CANCELLED, _S.CANCEL_REQUESTED, _S.EXCEPTION} if status in _OPEN else frozenset())
     for status, targets in _FORWARD.items()
 }
 

@@ -71,6 +71,7 @@ async def test_work_feed_holds_released_orders_after_the_cursor(client: httpx.As
     assert everything["next_after"] == 2
     assert everything["items"][0]["order"] == {
         "order_id": "SO-W1",
+        "version": 1,
         "priority": 5,
         "carrier": "DHL",
         "service": None,
@@ -95,10 +96,15 @@ async def test_work_feed_holds_released_orders_after_the_cursor(client: httpx.As
     assert caught_up == {"items": [], "next_after": 2}
 
 
-async def ledger(app: FastAPI) -> list[tuple[str, int, str | None]]:
+async def ledger(app: FastAPI) -> list[tuple[str, int, str | None, str]]:
+    """Ledger rows after seeding: (reason, delta, order, "bin" or "staging")."""
     async with app.state.context.database().reader() as session:
         rows = (await session.scalars(select(LedgerRow).order_by(LedgerRow.id))).all()
-        return [(r.reason, r.qty_delta, r.order_id) for r in rows if r.reason != "seed"]
+        return [
+            (r.reason, r.qty_delta, r.order_id, "staging" if r.bin_id is None else "bin")
+            for r in rows
+            if r.reason != "seed"
+        ]
 
 
 async def test_event_chain_ships_the_order_and_moves_stock_through_the_ledger(
@@ -171,9 +177,14 @@ async def test_event_chain_ships_the_order_and_moves_stock_through_the_ledger(
         ("A5-05", 35, 0),
     ]
     assert await ledger(app) == [
-        ("pick", -40, "SO-E1"),
-        ("pick", -5, "SO-E1"),
-        ("pick", -2, "SO-E1"),
+        ("pick", -40, "SO-E1", "bin"),
+        ("pick", 40, "SO-E1", "staging"),
+        ("pick", -5, "SO-E1", "bin"),
+        ("pick", 5, "SO-E1", "staging"),
+        ("pick", -2, "SO-E1", "bin"),
+        ("pick", 2, "SO-E1", "staging"),
+        ("ship", -45, "SO-E1", "staging"),
+        ("ship", -2, "SO-E1", "staging"),
     ]
     assert await read_metric("warehouse_api_orders_total", status="shipped") == shipped_before + 1
     assert (
@@ -201,7 +212,7 @@ async def test_a_duplicate_event_id_changes_nothing(
     assert order["lines"][0]["picked_qty"] == 1
     assert [e["type"] for e in order["events"]].count("line.picked") == 1
     assert (await stock(client, "SKU-0003"))["locations"][0]["on_hand"] == 39
-    assert await ledger(app) == [("pick", -1, "SO-D1")]
+    assert await ledger(app) == [("pick", -1, "SO-D1", "bin"), ("pick", 1, "SO-D1", "staging")]
 
 
 async def test_the_same_event_sent_concurrently_is_accepted_once(
@@ -218,7 +229,7 @@ async def test_the_same_event_sent_concurrently_is_accepted_once(
     statuses = sorted(b[0]["status"] for b in batches)
     assert statuses == ["accepted"] + ["duplicate"] * 7
     assert (await stock(client, "SKU-0003"))["locations"][0]["on_hand"] == 38
-    assert await ledger(app) == [("pick", -2, "SO-D2")]
+    assert await ledger(app) == [("pick", -2, "SO-D2", "bin"), ("pick", 2, "SO-D2", "staging")]
 
 
 async def test_an_impossible_transition_is_rejected_and_does_not_block_the_next_event(

@@ -294,35 +294,44 @@ async def test_concurrent_pushes_of_one_order_create_it_once(client: httpx.Async
     assert stock["reserved"] == 3
 
 
-async def test_with_two_sites_an_order_names_its_site_and_reserves_there(
+async def test_an_order_without_a_site_goes_to_the_site_that_fills_it_whole_else_most(
     tmp_path: Path, sqlite_only_url: str
 ) -> None:
     north = tmp_path / "north.yaml"
     north.write_text(
-        DEMO_SITE.read_text(encoding="utf-8").replace("site: demo", "site: north", 1),
+        DEMO_SITE.read_text(encoding="utf-8")
+        .replace("site: demo", "site: north", 1)
+        .replace(
+            "{node: A2-02, tote_id: TOTE-0013, qty: 40}",
+            "{node: A2-02, tote_id: TOTE-0013, qty: 100}",
+        ),
         encoding="utf-8",
     )
     app = create_app(settings_for(sqlite_only_url, sites=[DEMO_SITE, north]))
     async with running(app) as client:
-        unnamed = await client.post(
-            "/api/v1/orders", json=order_body("SO-N1", ("10", "SKU-0007", 41)), headers=ERP
-        )
-        named = await client.post(
-            "/api/v1/orders",
-            json=order_body("SO-N1", ("10", "SKU-0007", 41), site="north"),
-            headers=ERP,
-        )
-        stock = (await client.get("/api/v1/stock/SKU-0007", headers=OPS)).json()
-        north_work = (await client.get("/api/v1/sites/north/work", headers=EDGE)).json()
-        demo_work = (await client.get("/api/v1/sites/demo/work", headers=EDGE)).json()
 
-    problem = assert_problem(unnamed, 422)
-    assert [e["field"] for e in problem["errors"]] == ["site"]
-    assert named.status_code == 201
-    assert (named.json()["site"], named.json()["status"]) == ("north", "partially_reserved")
-    assert [(x["site"], x["bin"], x["reserved"]) for x in stock["locations"]] == [
-        ("demo", "A2-02", 0),
-        ("north", "A2-02", 40),
+        async def place(order_id: str, qty: int, **extra: Any) -> dict[str, Any]:
+            body = order_body(order_id, ("10", "SKU-0007", qty), **extra)
+            answer = await client.post("/api/v1/orders", json=body, headers=ERP)
+            assert answer.status_code == 201, answer.text
+            return dict(answer.json())
+
+        only_north_whole = await place("SO-N1", 41)  # demo has 40, north 100
+        both_whole = await place("SO-N2", 30)  # demo 40, north 59: the first configured
+        neither_whole = await place("SO-N3", 200)  # demo 10, north 59: the one filling most
+        named = await place("SO-N4", 1, site="demo")
+        stock = (await client.get("/api/v1/stock/SKU-0007", headers=OPS)).json()
+
+    assert [
+        (o["site"], o["status"], o["lines"][0]["reserved_qty"])
+        for o in (only_north_whole, both_whole, neither_whole, named)
+    ] == [
+        ("north", "reserved", 41),
+        ("demo", "reserved", 30),
+        ("north", "partially_reserved", 59),
+        ("demo", "reserved", 1),
     ]
-    assert (stock["on_hand"], stock["reserved"], stock["available"]) == (80, 40, 40)
-    assert north_work["items"] == demo_work["items"] == []
+    assert [(x["site"], x["on_hand"], x["reserved"]) for x in stock["locations"]] == [
+        ("demo", 40, 31),
+        ("north", 100, 100),
+    ]

@@ -142,7 +142,7 @@ async def test_line_picked_is_accepted_while_the_order_is_in_exception(
     after = (await client.get("/api/v1/orders/SO-R3", headers=ERP)).json()
     assert (after["status"], after["status_reason"]) == ("exception", "rfid_mismatch")
     assert after["lines"][0]["picked_qty"] == 2
-    assert await ledger(app) == [("pick", -2, "SO-R3")]
+    assert await ledger(app) == [("pick", -2, "SO-R3", "bin"), ("pick", 2, "SO-R3", "staging")]
     sku = await stock(client, "SKU-0009")
     assert (sku["on_hand"], sku["reserved"]) == (on_hand - 2, 0)
     # Still not before picking: a reserved order takes no pick.

@@ -20,10 +20,10 @@ S = OrderStatus
 HAPPY_PATH = [S.RECEIVED, S.RESERVED, S.PICKING, S.PICKED, S.PACKED, S.SORTED, S.SHIPPED]
 
 
-def test_statuses_are_those_of_design_section_3() -> None:
+def test_statuses_are_those_of_design_section_3_and_a_cancel_awaiting_its_site() -> None:
     assert {s.value for s in OrderStatus} == {
         "received", "reserved", "partially_reserved", "backordered", "picking", "picked",
-        "packed", "sorted", "shipped", "cancelled", "exception",
+        "packed", "sorted", "shipped", "cancelled", "exception", "cancel_requested",
     }  # fmt: skip
 
 

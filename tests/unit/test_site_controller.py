@@ -9,6 +9,8 @@ import pytest
 from controller.domain.epc import encode_sgtin96, encode_sscc96
 from controller.domain.layout import Site
 from controller.domain.messages import (
+    ActionState,
+    ActionStatus,
     AgvError,
     AgvState,
     Allocation,
@@ -364,3 +366,31 @@ def test_a_parcel_is_loaded_only_once_sorted(ctl: SiteController, site: Site) ->
     ctl.sorter_scanned("T-1", ["00" + sscc])
     ctl.sorter_diverted("T-1", "C01")
     assert reports(ctl.tag_reads("door-1", [tag], T0)) == [ReportType.PARCEL_LOADED]
+
+
+def test_a_fetch_dropped_by_an_exception_is_not_sent_to_the_agv_that_failed_the_first(
+    ctl: SiteController, site: Site
+) -> None:
+    agv = site.agvs[0]  # one AGV: the second line's fetch waits for it
+    ctl.agv_connection(agv.serial_number, ConnectionState.ONLINE, T0)
+    ctl.agv_state(agv.serial_number, idle(agv.start_node), T0)
+    a, b = site.skus[0], site.skus[1]
+    order = ReleasedOrder(
+        "SO-1",
+        5,
+        "DHL",
+        tuple(
+            ReleasedLine(
+                line_id, s.sku, s.gtin, 1, (Allocation(s.bins[0].node, s.bins[0].tote_id, 1),)
+            )
+            for line_id, s in (("10", a), ("20", b))
+        ),
+    )
+    [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
+    failed = tuple(
+        ActionState(x.action_id, x.action_type, ActionStatus.FAILED) for x in cmd.actions
+    )
+    state = AgvState(cmd.order_id, cmd.route[0].node_id, False, 0, 0, failed, (), "AUTOMATIC", 90.0)
+    out = ctl.agv_state(cmd.serial_number, state, T0)  # the order ends: the AGV is free again
+    assert reports(out) == [ReportType.ORDER_EXCEPTION]
+    assert of(out, SendAgvOrder) == []

@@ -7,7 +7,13 @@ from typing import Any, TypeGuard
 
 import httpx
 
-from controller.domain.messages import Allocation, ReleasedLine, ReleasedOrder
+from controller.domain.messages import (
+    Allocation,
+    PutBackLine,
+    PutBackRequest,
+    ReleasedLine,
+    ReleasedOrder,
+)
 
 EVENT_BATCH_MAX = 500  # the ingest endpoint's limit (docs/protocols.md)
 
@@ -86,7 +92,13 @@ def work_seq(item: object) -> int | None:
 def released_order(order: object) -> ReleasedOrder:
     """A work feed `order` object as the controller's type; MalformedWork if it is not one."""
     try:
+        version = _field(order, "version")
+        if version is None:
+            version = 1  # docs/protocols.md: absent means 1
+        elif not _is_int(version) or version < 1:
+            raise ValueError(f"version: expected an integer >= 1, got {version!r}")
         return ReleasedOrder(
+            version=version,
             order_id=_text(order, "order_id"),
             priority=int(_field(order, "priority") or 0),
             carrier=str(_field(order, "carrier") or ""),
@@ -106,6 +118,39 @@ def released_order(order: object) -> ReleasedOrder:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedWork(f"not an order: {exc}") from exc
+
+
+def cancelled_order_id(item: object) -> str:
+    """The `order_id` of an `order.cancel` work item; MalformedWork if it has none."""
+    try:
+        return _text(item, "order_id")
+    except (TypeError, ValueError) as exc:
+        raise MalformedWork(f"not an order cancel: {exc}") from exc
+
+
+def putback_request(putback: object) -> PutBackRequest:
+    """A work feed `putback` object as the controller's type; MalformedWork if it is not one."""
+    try:
+        lines = _list(putback, "lines")
+        if not lines:
+            raise ValueError("lines: expected at least one line")
+        return PutBackRequest(
+            putback_id=_text(putback, "putback_id"),
+            order_id=_text(putback, "order_id"),
+            lines=tuple(
+                PutBackLine(
+                    line_id=_text(line, "line_id"),
+                    sku=_text(line, "sku"),
+                    gtin=_text(line, "gtin"),
+                    bin=_text(line, "bin"),
+                    tote_id=_text(line, "tote_id"),
+                    qty=_int(line, "qty"),
+                )
+                for line in lines
+            ),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedWork(f"not a put-back: {exc}") from exc
 
 
 def _field(obj: object, key: str) -> Any:

@@ -65,3 +65,5 @@ def _station_event(
         case station.Labelled():
             controller.require_station(station_id)
             return []
+        case station.PutBackConfirmed():
+            return controller.station_put_back(station_id, event.taskId, event.qty, now)

@@ -24,6 +24,10 @@ CONTROLLER_COUNTERS = {
     "exceptions": ("orders that ended in an exception", "reason"),
     "duplicate_confirmation": ("repeated device confirmations ignored", "event"),
     "duplicate_work": ("work feed items seen before", "kind"),
+    "cancels": ("order cancels handled, by outcome", "outcome"),
+    "amendments": ("higher versions of orders held, by outcome", "outcome"),
+    "put_backs": ("put-back lines, by what became of them", "outcome"),
+    "cancelled_order_messages": ("device messages about orders cancelled meanwhile", "event"),
     "unknown_reference": ("device messages naming an unknown task or order", "what"),
 }
 

@@ -13,9 +13,11 @@ from controller.domain.messages import (
     RequestAgvState,
     SendAgvOrder,
     SorterDivert,
+    StationCancel,
     StationCloseCarton,
     StationLabel,
     StationPick,
+    StationPutBack,
     StationReject,
 )
 from edge.codecs import sorter, station
@@ -49,7 +51,14 @@ class Outbound:
                     self._orders.state_request(cmd, manufacturer, now),
                     qos=VDA_ORDER_QOS,
                 )
-            case StationPick() | StationCloseCarton() | StationLabel() | StationReject():
+            case (
+                StationPick()
+                | StationCloseCarton()
+                | StationLabel()
+                | StationReject()
+                | StationCancel()
+                | StationPutBack()
+            ):
                 return Publication(
                     station_commands(self.site_id, cmd.station_id),
                     station.encode_command(cmd, now),

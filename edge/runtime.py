@@ -24,13 +24,21 @@ from prometheus_client import start_http_server
 from controller.domain.errors import WarehouseError
 from controller.domain.layout import Site
 from controller.domain.messages import Report
-from controller.service.site_controller import Metric, Output, SiteController, UnknownDevice
+from controller.service.site_controller import (
+    Metric,
+    Notice,
+    Output,
+    SiteController,
+    UnknownDevice,
+)
 from controller.siteconfig import load_site
 from edge.central import (
     EVENT_BATCH_MAX,
     CentralApi,
     CentralError,
     MalformedWork,
+    cancelled_order_id,
+    putback_request,
     released_order,
     work_seq,
 )
@@ -52,6 +60,21 @@ CENTRAL_RETRY_MAX_S = 10.0
 LOOP_RETRY_MAX_S = 10.0  # longest pause of a loop that keeps failing unexpectedly
 OUTBOX_IDLE_POLL_S = 1.0  # an idle outbox sender looks again after this, woken or not
 ORDER_RELEASED = "order.released"
+ORDER_CANCEL = "order.cancel"
+PUTBACK_REQUESTED = "putback.requested"
+
+WorkHandler = Callable[[SiteController, dict[str, Any], datetime], list[Output]]
+# The work feed's item types (docs/protocols.md, "Work feed"): how each reaches the controller.
+# The readers raise MalformedWork for an item without the documented shape.
+WORK_HANDLERS: dict[str, WorkHandler] = {
+    ORDER_RELEASED: lambda ctl, item, now: ctl.release_order(
+        released_order(item.get("order")), now
+    ),
+    ORDER_CANCEL: lambda ctl, item, now: ctl.cancel_order(cancelled_order_id(item), now),
+    PUTBACK_REQUESTED: lambda ctl, item, now: ctl.request_putback(
+        putback_request(item.get("putback")), now
+    ),
+}
 
 
 def utcnow() -> datetime:
@@ -199,14 +222,15 @@ class EdgeRuntime:
             return after  # seen before (docs/protocols.md: a repeated seq is already done)
         outputs: list[Output] = []
         kind = item.get("type") if isinstance(item, dict) else None
-        if kind != ORDER_RELEASED:
+        handle = WORK_HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handle is None:
             self._skip_work("unknown_type", item, f"type {kind!r}")
         elif seq is None:
             self._skip_work("malformed", item, "no integer seq")
         else:
+            assert isinstance(item, dict)  # it has a type
             try:
-                order = released_order(item.get("order") if isinstance(item, dict) else None)
-                outputs = self.controller.release_order(order, utcnow())
+                outputs = handle(self.controller, item, utcnow())
             except MalformedWork as exc:
                 self._skip_work("malformed", item, str(exc))
             except WarehouseError as exc:
@@ -284,6 +308,8 @@ class EdgeRuntime:
         for output in outputs:
             if isinstance(output, Metric):
                 self.metrics.count(output.name, output.label)
+            elif isinstance(output, Notice):
+                log.warning("%s", output.text)
             elif not isinstance(output, Report):
                 pub = self.outbound.publication(output, now)
                 sent.append(await self.mqtt.publish(pub))

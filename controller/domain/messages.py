@@ -31,12 +31,35 @@ class ReleasedLine:
 
 @dataclass(frozen=True, slots=True)
 class ReleasedOrder:
-    """A fully reserved order from the central API's work feed."""
+    """A fully reserved order from the central API's work feed. A higher `version` of an
+    order the site already holds is an amendment."""
 
     order_id: str
     priority: int
     carrier: str
     lines: tuple[ReleasedLine, ...]
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PutBackLine:
+    """Items of one line of a cancelled order, to go back into the tote they came from."""
+
+    line_id: str
+    sku: str
+    gtin: str
+    bin: str  # the tote's rack node
+    tote_id: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class PutBackRequest:
+    """A `putback.requested` work item: picked items of a cancelled order go back."""
+
+    putback_id: str
+    order_id: str
+    lines: tuple[PutBackLine, ...]
 
 
 class ConnectionState(StrEnum):
@@ -175,6 +198,29 @@ class StationReject:
 
 
 @dataclass(frozen=True, slots=True)
+class StationCancel:
+    """The order is cancelled: pick nothing more for it, set its carton aside."""
+
+    station_id: str
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StationPutBack:
+    """The tote is at the station: put `qty` items of `sku` of the cancelled order back in."""
+
+    station_id: str
+    task_id: str
+    putback_id: str
+    order_id: str
+    line_id: str
+    tote_id: str
+    sku: str
+    gtin: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
 class SorterDivert:
     sorter_id: str
     track_id: str
@@ -190,6 +236,8 @@ class ReportType(StrEnum):
     PARCEL_LOADED = "parcel.loaded"
     PARCEL_SHIPPED = "parcel.shipped"
     ORDER_EXCEPTION = "order.exception"
+    ORDER_CANCELLED = "order.cancelled"
+    LINE_PUT_BACK = "line.put_back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +256,8 @@ DeviceCommand = (
     | StationCloseCarton
     | StationLabel
     | StationReject
+    | StationCancel
+    | StationPutBack
     | SorterDivert
 )
 Effect = DeviceCommand | Report

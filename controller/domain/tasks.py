@@ -9,6 +9,7 @@ from enum import StrEnum
 class TaskKind(StrEnum):
     FETCH = "fetch"  # rack → station, for an order line
     RETURN = "return"  # station → the tote's home rack
+    PUT_BACK = "put_back"  # rack → station, to put a cancelled order's items back in
 
 
 class TaskStatus(StrEnum):
@@ -41,7 +42,9 @@ class TransportTask:
     station_id: str | None = None
     status: TaskStatus = TaskStatus.QUEUED
     agv: str | None = None
-    picked_qty: int | None = None  # set when the station confirms (fetch tasks)
+    picked_qty: int | None = None  # set when the station confirms (fetch and put-back tasks)
+    putback_id: str | None = None  # put-back tasks
+    return_queued: bool = False  # the tote's trip home is planned (fetch and put-back tasks)
 
     @property
     def pick_action_id(self) -> str:

@@ -1,9 +1,10 @@
 """The site controller: one site's real-time decisions, as a pure state machine.
 
-Every input is a typed fact (a released order, an AGV state, a station confirmation, tag
-reads, a sorter or dock event) with the time it is handled (`now`); every output is a list
-of effects: device commands for the edge to publish and reports for it to queue to the
-central API. Nothing here touches a socket, a database or the clock.
+Every input is a typed fact (a released, amended or cancelled order, a put-back request, an
+AGV state, a station confirmation, tag reads, a sorter or dock event) with the time it is
+handled (`now`); every output is a list of effects: device commands for the edge to publish
+and reports for it to queue to the central API, plus metrics to count and notices to log.
+Nothing here touches a socket, a database or the clock.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from controller.domain.messages import (
     ConnectionState,
     Effect,
     NodeAction,
+    PutBackRequest,
     ReleasedOrder,
     Report,
     ReportType,
@@ -33,9 +35,11 @@ from controller.domain.messages import (
     RouteNode,
     SendAgvOrder,
     SorterDivert,
+    StationCancel,
     StationCloseCarton,
     StationLabel,
     StationPick,
+    StationPutBack,
     StationReject,
     TagRead,
 )
@@ -45,6 +49,7 @@ from controller.domain.tasks import ACTIVE_STATUSES, TaskKind, TaskStatus, Trans
 from controller.routing import FloorMap
 
 TRACK_MEMORY = 10_000  # sorter trackIds remembered for repeated scans; far above parcels in a loop
+PUT_BACK_PRIORITY = 0  # putting stock back waits behind every order's fetches
 
 
 class UnknownDevice(WarehouseError):
@@ -70,7 +75,12 @@ class Stage(StrEnum):
     PICKED = "picked"
     VERIFYING = "verifying"
     PACKED = "packed"
+    SHIPPED = "shipped"  # its parcel left on a truck
     EXCEPTION = "exception"
+    CANCELLED = "cancelled"
+
+
+ENDED = frozenset({Stage.SHIPPED, Stage.EXCEPTION, Stage.CANCELLED})
 
 
 @dataclass
@@ -79,7 +89,10 @@ class SiteOrder:
     station_id: str
     stage: Stage = Stage.PICKING
     picking_reported: bool = False
-    fetch_tasks: list[str] = field(default_factory=list)
+    fetch_tasks: list[str] = field(default_factory=list)  # the current version's
+    trips: list[str] = field(default_factory=list)  # every fetch ever planned, amended ones too
+    sscc: str | None = None
+    cancel_reported: bool = False
 
 
 @dataclass
@@ -99,7 +112,14 @@ class Metric:
     label: str = ""
 
 
-Output = Effect | Metric
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something a person should read (the edge logs it): nothing else reports it."""
+
+    text: str
+
+
+Output = Effect | Metric | Notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +149,8 @@ class SiteController:
         self._queued: list[TransportTask] = []  # waiting for an AGV, in no particular order
         self._busy_totes: set[str] = set()  # totes an assigned task is moving
         self.orders: dict[str, SiteOrder] = {}
+        self._cancelled_unknown: set[str] = set()  # cancelled before this site held them
+        self.putbacks: set[str] = set()
         self.parcels: dict[str, Parcel] = {}
         self.checks: dict[str, list[CartonCheck]] = {s.id: [] for s in site.stations}
         self.packed_epcs: set[str] = set()
@@ -145,15 +167,26 @@ class SiteController:
     # --- work from the central API --------------------------------------------------------
 
     def release_order(self, order: ReleasedOrder, now: datetime) -> list[Output]:
-        """Plan a fetch per allocation. Raises WorkRefused, changing nothing, for work that
-        does not fit this site (a tote or bin it does not have)."""
-        if order.order_id in self.orders:
-            return [Metric("duplicate_work")]
+        """Plan a fetch per allocation; a higher version of an order already held is an
+        amendment, the same or a lower one a repeat (ignored). Raises WorkRefused, changing
+        nothing, for work that does not fit this site (a tote or bin it does not have)."""
+        current = self.orders.get(order.order_id)
+        if current is not None:
+            return self._amend(current, order, now)
+        if order.order_id in self._cancelled_unknown:
+            return [
+                Metric("duplicate_work", "order.released"),
+                Notice(f"order {order.order_id} was cancelled before its release: ignored"),
+            ]
         self._check_fits(order)
-        station_id = self._least_busy_station()
-        site_order = SiteOrder(order, station_id)
+        site_order = SiteOrder(order, self._least_busy_station())
         self.orders[order.order_id] = site_order
-        station_node = self.site.station(station_id).node
+        self._plan_fetches(site_order)
+        return self._dispatch(now)
+
+    def _plan_fetches(self, site_order: SiteOrder) -> None:
+        order = site_order.order
+        station_node = self.site.station(site_order.station_id).node
         for line in order.lines:
             for alloc in line.allocations:
                 task = self._enqueue(
@@ -170,11 +203,143 @@ class SiteController:
                         gtin=line.gtin,
                         bin=alloc.bin,
                         qty=alloc.qty,
-                        station_id=station_id,
+                        station_id=site_order.station_id,
                     )
                 )
                 site_order.fetch_tasks.append(task.task_id)
-        return self._dispatch(now)
+                site_order.trips.append(task.task_id)
+
+    def _amend(self, current: SiteOrder, order: ReleasedOrder, now: datetime) -> list[Output]:
+        """Replace the order's lines with a higher version's, if no work for it has started
+        physically; else refuse with an exception. Trips already sent to an AGV for the old
+        version (driving to the rack, nothing lifted yet) finish: their totes come to the
+        station and go straight back."""
+        order_id, old = order.order_id, current.order.version
+        if order.version <= old:
+            return [Metric("duplicate_work", "order.released")]
+        if current.stage in ENDED:
+            return [
+                Metric("amendments", "ignored"),
+                Notice(f"order {order_id}: version {order.version} ignored, it is {current.stage}"),
+            ]
+        started = self._started(current)
+        if started is not None:
+            detail = (
+                f"version {order.version} not applied: work on version {old} has "
+                f"started ({started})"
+            )
+            return [
+                Metric("amendments", "refused"),
+                *self._exception(order_id, "amendment_refused", detail),
+            ]
+        self._check_fits(order)
+        self._drop_queued(current.fetch_tasks)
+        current.order, current.fetch_tasks = order, []
+        self._plan_fetches(current)
+        return [Metric("amendments", "applied"), *self._dispatch(now)]
+
+    def _started(self, order: SiteOrder) -> str | None:
+        """What of the order has happened physically (a pick, a lifted tote), if anything."""
+        tasks = [self.tasks[t] for t in order.fetch_tasks]
+        for task in tasks:
+            if task.picked_qty is not None:
+                return f"line {task.line_id}: {task.picked_qty} picked from {task.tote_id}"
+        for task in tasks:
+            if task.status in (TaskStatus.LOADED, TaskStatus.DELIVERED):
+                return f"line {task.line_id}: tote {task.tote_id} lifted"
+        if order.stage is not Stage.PICKING:
+            return f"the order is {order.stage}"
+        return None
+
+    def cancel_order(self, order_id: str, now: datetime) -> list[Output]:
+        """Stop the order: drop its fetches not yet sent to an AGV, return its totes, tell
+        its station, keep its parcel off the carrier chutes and trucks. `order.cancelled` is
+        reported once no AGV trip for it is under way (at once if none is)."""
+        order = self.orders.get(order_id)
+        if order is None:
+            self._cancelled_unknown.add(order_id)
+            return [Report(ReportType.ORDER_CANCELLED, order_id), Metric("cancels", "unknown")]
+        if order.stage is Stage.SHIPPED:
+            return [
+                Metric("cancels", "shipped"),
+                Notice(f"order {order_id}: cancel ignored, the order has shipped"),
+            ]
+        if order.stage is Stage.CANCELLED:  # a repeat: the pending order.cancelled answers it
+            again: list[Output] = [Metric("cancels", "repeat")]
+            if order.cancel_reported:
+                again.insert(0, Report(ReportType.ORDER_CANCELLED, order_id))
+            return again
+        order.stage = Stage.CANCELLED
+        out: list[Output] = [
+            StationCancel(order.station_id, order_id),
+            Metric("cancels", "accepted"),
+        ]
+        self._drop_queued(order.trips)
+        for task_id in order.trips:  # totes standing at the station for it go home
+            task = self.tasks[task_id]
+            if task.status is TaskStatus.DELIVERED and not task.return_queued:
+                self._queue_return(task)
+        parcel = self.parcels.get(order.sscc) if order.sscc else None
+        if parcel is not None and parcel.loaded_at is not None:
+            self.door_loaded[parcel.loaded_at].remove(parcel.sscc)
+            out.append(
+                Notice(
+                    f"order {order_id} cancelled: its parcel {parcel.sscc} is loaded at door "
+                    f"{parcel.loaded_at}; take it off the truck"
+                )
+            )
+        return out + self._settle_cancel(order) + self._dispatch(now)
+
+    def _settle_cancel(self, order: SiteOrder) -> list[Output]:
+        """`order.cancelled` once nothing of a cancelled order is moving any more."""
+        if order.stage is not Stage.CANCELLED or order.cancel_reported:
+            return []
+        if any(self.tasks[t].status in ACTIVE_STATUSES for t in order.trips):
+            return []
+        order.cancel_reported = True
+        return [Report(ReportType.ORDER_CANCELLED, order.order.order_id)]
+
+    def request_putback(self, request: PutBackRequest, now: datetime) -> list[Output]:
+        """Fetch each line's tote to a station so the operator puts the items back in. A
+        repeated putback_id is ignored; raises WorkRefused, changing nothing, for a line
+        that does not fit this site."""
+        if request.putback_id in self.putbacks:
+            return [Metric("duplicate_work", "putback.requested")]
+        for line in request.lines:
+            if self.tote_home.get(line.tote_id) != line.bin:
+                raise WorkRefused(
+                    request.order_id,
+                    f"put-back {request.putback_id} line {line.line_id}: tote "
+                    f"{line.tote_id!r} is not in bin {line.bin!r} on site {self.site.site!r}",
+                )
+            if line.qty <= 0:
+                raise WorkRefused(
+                    request.order_id,
+                    f"put-back {request.putback_id} line {line.line_id}: qty {line.qty}",
+                )
+        self.putbacks.add(request.putback_id)
+        station_id = self._least_busy_station()
+        station_node = self.site.station(station_id).node
+        for line in request.lines:
+            self._enqueue(
+                TransportTask(
+                    *self._next_task_id(),
+                    kind=TaskKind.PUT_BACK,
+                    tote_id=line.tote_id,
+                    source=line.bin,
+                    destination=station_node,
+                    priority=PUT_BACK_PRIORITY,
+                    order_id=request.order_id,
+                    line_id=line.line_id,
+                    sku=line.sku,
+                    gtin=line.gtin,
+                    bin=line.bin,
+                    qty=line.qty,
+                    station_id=station_id,
+                    putback_id=request.putback_id,
+                )
+            )
+        return [Metric("put_backs", "requested"), *self._dispatch(now)]
 
     def _check_fits(self, order: ReleasedOrder) -> None:
         for line in order.lines:
@@ -241,22 +406,44 @@ class SiteController:
         if task.kind is not TaskKind.FETCH or task.order_id is None:
             return []
         order = self.orders[task.order_id]
-        if order.picking_reported:
+        if (
+            order.picking_reported
+            or order.stage is Stage.CANCELLED
+            or task.task_id not in order.fetch_tasks  # for a version since amended
+        ):
             return []
         order.picking_reported = True
         return [Report(ReportType.ORDER_PICKING, task.order_id, {"tote_id": task.tote_id})]
 
     def _on_delivered(self, task: TransportTask) -> list[Output]:
-        if task.kind is not TaskKind.FETCH:
+        if task.kind is TaskKind.RETURN:
             return []
         assert task.order_id is not None
         assert task.line_id is not None
         assert task.sku is not None
         assert task.gtin is not None
         assert task.station_id is not None
-        if self.orders[task.order_id].stage is Stage.EXCEPTION:
+        if task.kind is TaskKind.PUT_BACK:
+            assert task.putback_id is not None
+            return [
+                StationPutBack(
+                    task.station_id,
+                    task.task_id,
+                    task.putback_id,
+                    task.order_id,
+                    task.line_id,
+                    task.tote_id,
+                    task.sku,
+                    task.gtin,
+                    task.qty,
+                )
+            ]
+        order = self.orders[task.order_id]
+        if order.stage in (Stage.EXCEPTION, Stage.CANCELLED) or (
+            task.task_id not in order.fetch_tasks
+        ):
             self._queue_return(task)
-            return []
+            return self._settle_cancel(order)
         return [
             StationPick(
                 task.station_id,
@@ -274,8 +461,22 @@ class SiteController:
         task.status = TaskStatus.FAILED
         self._busy_totes.discard(task.tote_id)
         out: list[Output] = [Metric("task_failed", reason)]
-        if task.order_id is not None:
-            out += self._exception(task.order_id, reason, f"task {task.task_id} ({task.tote_id})")
+        what = f"{task.kind} task {task.task_id} ({task.tote_id}) failed: {reason}"
+        if task.kind is TaskKind.FETCH:
+            assert task.order_id is not None
+            order = self.orders[task.order_id]
+            reported = []
+            if task.task_id in order.fetch_tasks:
+                reported = self._exception(
+                    task.order_id, reason, f"task {task.task_id} ({task.tote_id})"
+                )
+            out += reported or [Notice(f"order {task.order_id} ({order.stage}): {what}")]
+            out += self._settle_cancel(order)
+        elif task.kind is TaskKind.PUT_BACK:
+            out += [
+                Metric("put_backs", "failed"),
+                Notice(f"put-back {task.putback_id} line {task.line_id} not done: {what}"),
+            ]
         return out
 
     # --- stations --------------------------------------------------------------------------
@@ -304,9 +505,12 @@ class SiteController:
                 },
             ),
         ]
-        self._queue_return(task)
+        if not task.return_queued:  # a cancel sends it home as soon as it comes
+            self._queue_return(task)
         order = self.orders[task.order_id]
-        if qty != task.qty:  # short, or more than reserved: stock and carton need a person
+        if order.stage is Stage.CANCELLED:  # picked before the station heard of the cancel
+            out.append(Metric("cancelled_order_messages", "picked"))
+        elif qty != task.qty:  # short, or more than reserved: stock and carton need a person
             reason = "short_pick" if qty < task.qty else "over_pick"
             out += self._exception(
                 task.order_id, reason, f"{task.sku}: {qty} of {task.qty} from {task.tote_id}"
@@ -324,6 +528,8 @@ class SiteController:
         order = self.orders.get(order_id)
         if order is None or order.station_id != station_id:
             return [Metric("unknown_reference", "carton")]
+        if order.stage is Stage.CANCELLED:
+            return [Metric("cancelled_order_messages", "cartonClosed")]
         if order.stage is not Stage.PICKED:
             return [Metric("duplicate_confirmation", "cartonClosed")]
         order.stage = Stage.VERIFYING
@@ -337,11 +543,49 @@ class SiteController:
         )
         return []
 
+    def station_put_back(
+        self, station_id: str, task_id: str, qty: int, now: datetime
+    ) -> list[Output]:
+        """The operator put `qty` items back into the tote: report it, send the tote home."""
+        self.require_station(station_id)
+        task = self.tasks.get(task_id)
+        if task is None or task.kind is not TaskKind.PUT_BACK or task.station_id != station_id:
+            return [Metric("unknown_reference", "station_task")]
+        if task.picked_qty is not None:  # a redelivered confirmation (QoS 1)
+            return [Metric("duplicate_confirmation", "putBack")]
+        assert task.order_id is not None
+        task.picked_qty = qty
+        out: list[Output] = [
+            Report(
+                ReportType.LINE_PUT_BACK,
+                task.order_id,
+                {
+                    "putback_id": task.putback_id,
+                    "line_id": task.line_id,
+                    "sku": task.sku,
+                    "bin": task.bin,
+                    "tote_id": task.tote_id,
+                    "qty": qty,
+                },
+            ),
+            Metric("put_backs", "done" if qty == task.qty else "short"),
+        ]
+        if qty != task.qty:
+            out.append(
+                Notice(
+                    f"put-back {task.putback_id} line {task.line_id}: {qty} of {task.qty} "
+                    f"{task.sku} put back into {task.tote_id}"
+                )
+            )
+        self._queue_return(task)
+        return out + self._dispatch(now)
+
     def _all_picked(self, order: SiteOrder) -> bool:
         return all(self.tasks[t].picked_qty is not None for t in order.fetch_tasks)
 
     def _queue_return(self, task: TransportTask) -> None:
         """The tote goes back to its home bin (by whichever AGV is free first)."""
+        task.return_queued = True
         self._enqueue(
             TransportTask(
                 *self._next_task_id(),
@@ -398,7 +642,10 @@ class SiteController:
             check = next((c for c in pending if c.wants(epc.gtin)), pending[0])
             if check.add(epc_hex, epc.gtin) is Verdict.MATCH:
                 pending.remove(check)
-                out += self._pack(check)
+                if self.orders[check.order_id].stage is Stage.CANCELLED:
+                    out.append(Metric("cartons_verified", "cancelled"))
+                else:
+                    out += self._pack(check)
         return out
 
     def _pack(self, check: CartonCheck) -> list[Output]:
@@ -407,7 +654,7 @@ class SiteController:
         sscc = make_sscc(self.site.gs1.sscc_extension_digit, prefix, self.next_sscc_serial)
         self.next_sscc_serial += 1
         self.packed_epcs.update(check.seen)
-        order.stage = Stage.PACKED
+        order.stage, order.sscc = Stage.PACKED, sscc
         carrier = order.order.carrier
         self.parcels[sscc] = Parcel(sscc, check.order_id, carrier)
         return [
@@ -427,7 +674,8 @@ class SiteController:
             parcel = self.parcels.get(epc.sscc) if isinstance(epc, Sscc) else None
             if parcel is None or parcel.loaded_at is not None:
                 continue
-            if not parcel.sorted or self.orders[parcel.order_id].stage is Stage.EXCEPTION:
+            stage = self.orders[parcel.order_id].stage
+            if not parcel.sorted or stage in (Stage.EXCEPTION, Stage.CANCELLED):
                 out.append(Metric("parcels_not_loadable", door_id))
                 continue
             if parcel.carrier not in door.carriers:
@@ -452,7 +700,13 @@ class SiteController:
         if track is None:
             sscc = self._sscc_in(codes)
             parcel = self.parcels.get(sscc) if sscc else None
-            carrier = parcel.carrier if parcel is not None and not parcel.sorted else None
+            carrier = (
+                parcel.carrier
+                if parcel is not None
+                and not parcel.sorted
+                and self.orders[parcel.order_id].stage is not Stage.CANCELLED
+                else None
+            )
             track = _Track(sscc, decide_chute(self.site.sorter, carrier, self.chute_states))
             self._tracks[track_id] = track
             if len(self._tracks) > TRACK_MEMORY:
@@ -466,6 +720,8 @@ class SiteController:
             return [Metric("parcels_diverted_unknown", chute)]
         if parcel.sorted:
             return [Metric("duplicate_confirmation", "diverted")]
+        if self.orders[parcel.order_id].stage is Stage.CANCELLED:
+            return [Metric("parcels_rejected", "cancelled")]  # not sorted for a carrier
         assert track is not None
         if chute != track.chute:
             return [
@@ -528,6 +784,7 @@ class SiteController:
         out: list[Output] = []
         for sscc in self.door_loaded[door_id]:
             parcel = self.parcels[sscc]
+            self.orders[parcel.order_id].stage = Stage.SHIPPED
             out += [
                 Report(ReportType.PARCEL_SHIPPED, parcel.order_id, {"sscc": sscc, "door": door_id}),
                 Metric("parcels_shipped", door_id),
@@ -543,6 +800,9 @@ class SiteController:
         for station_id, pending in self.checks.items():
             while pending and pending[0].judge_at(now) is Verdict.MISMATCH:
                 check = pending.pop(0)
+                if self.orders[check.order_id].stage is Stage.CANCELLED:
+                    out.append(Metric("cartons_verified", "cancelled"))
+                    continue
                 out += [
                     StationReject(station_id, check.order_id, "rfid_mismatch"),
                     Metric("cartons_verified", "mismatch"),
@@ -553,14 +813,13 @@ class SiteController:
     # --- internals -------------------------------------------------------------------------
 
     def _exception(self, order_id: str, reason: str, detail: object) -> list[Output]:
+        """The order stops in an exception, unless it has already ended (shipped, cancelled,
+        or in an exception)."""
         order = self.orders[order_id]
-        if order.stage is Stage.EXCEPTION:
+        if order.stage in ENDED:
             return []
         order.stage = Stage.EXCEPTION
-        for task_id in order.fetch_tasks:
-            task = self.tasks[task_id]
-            if task.status is TaskStatus.QUEUED:
-                task.status = TaskStatus.CANCELLED
+        self._drop_queued(order.trips)
         return [
             Report(ReportType.ORDER_EXCEPTION, order_id, {"reason": reason, "detail": detail}),
             Metric("exceptions", reason),
@@ -574,6 +833,14 @@ class SiteController:
         self.tasks[task.task_id] = task
         self._queued.append(task)
         return task
+
+    def _drop_queued(self, task_ids: Iterable[str]) -> None:
+        """Tasks not yet sent to an AGV are dropped (those under way finish)."""
+        for task_id in task_ids:
+            task = self.tasks[task_id]
+            if task.status is TaskStatus.QUEUED:
+                task.status = TaskStatus.CANCELLED
+        self._queued = [t for t in self._queued if t.status is TaskStatus.QUEUED]
 
     def _dispatch(self, now: datetime) -> list[Output]:
         """Send free AGVs to the most urgent tasks whose tote is where the task starts."""
@@ -602,7 +869,7 @@ class SiteController:
         nodes = [self.site.node(n) for n in route_ids]
         route = tuple(RouteNode(n.id, n.x, n.y) for n in nodes)
         source_kind, destination_kind = (
-            ("rack", "station") if task.kind is TaskKind.FETCH else ("station", "rack")
+            ("station", "rack") if task.kind is TaskKind.RETURN else ("rack", "station")
         )
         actions = (
             NodeAction(

@@ -7,7 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from controller.domain.messages import StationCloseCarton, StationLabel, StationPick, StationReject
+from controller.domain.messages import (
+    StationCancel,
+    StationCloseCarton,
+    StationLabel,
+    StationPick,
+    StationPutBack,
+    StationReject,
+)
 from edge.codecs.common import WireModel, dumps, parse_json_object, utc_timestamp, validate
 
 Id = Annotated[str, Field(min_length=1)]
@@ -31,12 +38,20 @@ class Labelled(WireModel):
     sscc: str
 
 
+class PutBackConfirmed(WireModel):
+    event: Literal["putBack"]
+    taskId: Id
+    qty: int = Field(ge=0)
+
+
+StationEvent = StationPicked | CartonClosed | Labelled | PutBackConfirmed
+StationCommand = (
+    StationPick | StationCloseCarton | StationLabel | StationReject | StationCancel | StationPutBack
+)
+
+
 class _Envelope(WireModel):
-    event: Annotated[StationPicked | CartonClosed | Labelled, Field(discriminator="event")]
-
-
-StationEvent = StationPicked | CartonClosed | Labelled
-StationCommand = StationPick | StationCloseCarton | StationLabel | StationReject
+    event: Annotated[StationEvent, Field(discriminator="event")]
 
 
 def decode_event(payload: bytes) -> StationEvent:
@@ -68,4 +83,18 @@ def encode_command(cmd: StationCommand, now: datetime) -> bytes:
             }
         case StationReject():
             body = {"command": "reject", "orderId": cmd.order_id, "reason": cmd.reason}
+        case StationCancel():
+            body = {"command": "cancel", "orderId": cmd.order_id}
+        case StationPutBack():
+            body = {
+                "command": "putBack",
+                "taskId": cmd.task_id,
+                "putbackId": cmd.putback_id,
+                "orderId": cmd.order_id,
+                "lineId": cmd.line_id,
+                "toteId": cmd.tote_id,
+                "sku": cmd.sku,
+                "gtin": cmd.gtin,
+                "qty": cmd.qty,
+            }
     return dumps(body | {"ts": utc_timestamp(now, 3)})

@@ -36,7 +36,7 @@ class Carton:
     order_id: str
     station_id: str
     items: list[Item] = field(default_factory=list)
-    state: str = "open"  # open | closed | labelled | exception
+    state: str = "open"  # open | closed | labelled | exception | cancelled
 
 
 @dataclass
@@ -112,7 +112,7 @@ class World:
 
     def carton(self, order_id: str, station_id: str) -> Carton:
         carton = self.cartons.get(order_id)
-        if carton is None or carton.state in ("labelled", "exception"):
+        if carton is None or carton.state in ("labelled", "exception", "cancelled"):
             carton = Carton(order_id=order_id, station_id=station_id)
             self.cartons[order_id] = carton
         return carton
@@ -122,3 +122,15 @@ class World:
         del tote.items[: len(moved)]
         carton.items.extend(moved)
         return moved
+
+    def take_order_items(self, order_id: str, sku: str, qty: int) -> list[Item]:
+        """Up to `qty` items of `sku` out of the order's carton, or out of its parcel once
+        it was labelled (wherever that went: a chute, the reject chute, back to a station)."""
+        holders = [carton.items for carton in self.cartons.values() if carton.order_id == order_id]
+        holders += [parcel.items for parcel in self.parcels.values() if parcel.order_id == order_id]
+        taken: list[Item] = []
+        for items in holders:
+            for item in [i for i in items if i.sku == sku][: qty - len(taken)]:
+                items.remove(item)
+                taken.append(item)
+        return taken

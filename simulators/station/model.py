@@ -11,6 +11,12 @@ Choices where the protocol leaves room:
   (`picked` with the smaller `qty`, possibly 0).
 - `label` for an order without a closed carton is ignored (logged by the shell).
 - `reject` sends the carton to the exception lane; the protocol has no event for that.
+- `cancel`: the operator drops what is still to do for the order (picks, closing the
+  carton, labelling it) and sets its carton aside with what is in it; no event.
+- `putBack`: the operator takes the items of the cancelled order (from its set-aside
+  carton, or its parcel wherever it ended up) and puts them into the tote standing at the
+  station, checked like a pick: `putBack` reports how many went in (fewer if the tote is
+  not there or is of another SKU, or the items cannot be found).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ class StationDurations:
     gate_pass_s: float = 1.0
     label_s: float = 1.0
     to_sorter_s: float = 15.0
+    put_back_s: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,16 @@ class StationModel:
             self._schedule(now + self.durations.label_s, "label", command)
         elif kind == "reject":
             self._schedule(now, "reject", command)
+        elif kind == "cancel":
+            self._cancel(command["orderId"])
+        elif kind == "putBack":
+            fields = ("taskId", "putbackId", "toteId", "sku")
+            if not all(isinstance(command.get(k), str) for k in fields):
+                return [Ignored("putBack without taskId/putbackId/toteId/sku")]
+            qty = command.get("qty")
+            if not isinstance(qty, int) or isinstance(qty, bool) or qty < 0:
+                return [Ignored("putBack without a whole qty")]
+            self._operator(now, self.durations.put_back_s, "put_back", command)
         else:
             return [Ignored(f"unknown command {kind!r}")]
         return []
@@ -130,6 +147,18 @@ class StationModel:
     def _schedule(self, at: float, kind: str, command: dict[str, Any]) -> None:
         self._seq += 1
         heapq.heappush(self._timeline, (at, self._seq, kind, command))
+
+    def _cancel(self, order_id: str) -> None:
+        """Drop the order's work still to do; its carton (not yet labelled) is set aside."""
+        self._timeline = [
+            entry
+            for entry in self._timeline
+            if not (entry[2] in ("pick", "close", "label") and entry[3]["orderId"] == order_id)
+        ]
+        heapq.heapify(self._timeline)
+        carton = self.world.cartons.get(order_id)
+        if carton is not None and carton.state in ("open", "closed"):
+            carton.state = "cancelled"
 
     # ---- work done --------------------------------------------------------------------
 
@@ -203,6 +232,30 @@ class StationModel:
         outputs.append(StationEvent({"event": "labelled", "orderId": order_id, "sscc": sscc}, at))
         outputs.append(ParcelToSorter(sscc, at + self.durations.to_sorter_s))
         return outputs
+
+    def _do_put_back(self, at: float, command: dict[str, Any]) -> list[Output]:
+        order_id, sku = command["orderId"], command["sku"]
+        tote = self.world.totes.get(command["toteId"])
+        put = 0
+        if tote is not None and tote.node == self.node and tote.sku == sku:
+            items = self.world.take_order_items(order_id, sku, command["qty"])
+            tote.items.extend(items)
+            put = len(items)
+        return [
+            StationEvent(
+                {
+                    "event": "putBack",
+                    "taskId": command["taskId"],
+                    "putbackId": command["putbackId"],
+                    "orderId": order_id,
+                    "lineId": command.get("lineId"),
+                    "toteId": command["toteId"],
+                    "sku": sku,
+                    "qty": put,
+                },
+                at,
+            )
+        ]
 
     def _do_reject(self, at: float, command: dict[str, Any]) -> list[Output]:
         carton = self.world.cartons.get(command["orderId"])

@@ -5,6 +5,7 @@ is retried; neither stops the feed nor the edge."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,12 @@ class FakeFeed:
     def __init__(self, *answers: httpx.Response | dict[str, Any]) -> None:
         self.answers = list(answers)
         self.asked: list[int] = []  # the `after` of every work request
+        self.events: list[dict[str, Any]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             events = json.loads(request.content)["events"]
+            self.events += events
             results = [{"event_id": e["event_id"], "status": "accepted"} for e in events]
             return httpx.Response(200, json={"results": results})
         after = int(request.url.params["after"])
@@ -105,6 +108,35 @@ async def test_broken_and_refused_work_items_are_skipped_and_the_cursor_moves_pa
     async with running_edge(settings, lambda rt: fake_central(rt, restarted)):
         await until(lambda: bool(restarted.asked), "the restarted feed's first request")
         assert restarted.asked[0] == 3
+    await forget_session(mqtt_broker, edge.client_id)
+
+
+async def test_broken_cancels_and_put_backs_are_skipped_like_any_broken_item(
+    settings: EdgeSettings, mqtt_broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="edge.runtime")
+    items = [
+        {"seq": 1, "type": "order.cancel"},  # no order_id
+        {"seq": 2, "type": "putback.requested", "putback": {"putback_id": "PB-1", "lines": "x"}},
+        released(3, {**GOOD, "version": "two"}),
+        released(4, GOOD),
+        {"seq": 5, "type": "order.cancel", "order_id": "SO-GOOD"},
+    ]
+    feed = FakeFeed({"items": items, "next_after": 5})
+    async with running_edge(settings, lambda rt: fake_central(rt, feed)) as edge:
+        runtime = edge.runtime
+        await until(lambda: 5 in feed.asked, "the feed asked past every item")
+        await until(
+            lambda: (
+                [e["order_id"] for e in feed.events if e["type"] == "order.cancelled"]
+                == ["SO-GOOD"]
+            ),
+            "SO-GOOD reported cancelled",
+        )
+        assert skipped(runtime, "malformed") == 3
+        assert loop_errors(runtime, "work feed") == 0
+    skips = [r for r in caplog.records if "skipped a work feed item" in r.getMessage()]
+    assert len(skips) == 3  # one line per item
     await forget_session(mqtt_broker, edge.client_id)
 
 

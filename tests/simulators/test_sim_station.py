@@ -171,3 +171,78 @@ def test_malformed_commands_are_ignored(world: World):
     assert isinstance(model.handle_command({"command": "dance", "orderId": "x"}, 0.0)[0], Ignored)
     assert isinstance(model.handle_command([], 0.0)[0], Ignored)
     assert model.next_due() is None
+
+
+def put_back(qty: int, tote: str = "TOTE-0001", order_id: str = "SO-1") -> dict:
+    return {
+        "command": "putBack",
+        "taskId": "t-9",
+        "putbackId": "PB-1",
+        "orderId": order_id,
+        "lineId": "10",
+        "toteId": tote,
+        "sku": "SKU-0001",
+        "gtin": GTIN_1,
+        "qty": qty,
+        "ts": "2026-11-22T10:00:00.000Z",
+    }
+
+
+def test_cancel_drops_the_orders_work_still_to_do_and_sets_its_carton_aside(world: World):
+    world.totes["TOTE-0001"].node = "ST1"
+    model = station(world)
+    model.handle_command(pick(1, task="t-1"), 0.0)
+    model.handle_command(pick(1, task="t-2"), 0.0)
+    model.handle_command(pick(1, task="t-3", order_id="SO-2"), 0.0)
+    model.handle_command({"command": "closeCarton", "orderId": "SO-1"}, 0.0)
+    assert [e["taskId"] for e in events(model.advance(6.0))] == ["t-1"]
+    assert model.handle_command({"command": "cancel", "orderId": "SO-1"}, 7.0) == []
+    assert [e["taskId"] for e in events(model.advance(100.0))] == ["t-3"]  # SO-2 goes on
+    carton = world.cartons["SO-1"]
+    assert (carton.state, len(carton.items)) == ("cancelled", 1)
+    assert len(world.totes["TOTE-0001"].items) == 38
+
+
+def test_put_back_moves_the_cancelled_orders_items_into_the_tote_and_confirms(world: World):
+    world.totes["TOTE-0001"].node = "ST1"
+    model = station(world)
+    model.handle_command(pick(3), 0.0)
+    model.advance(6.0)
+    model.handle_command({"command": "cancel", "orderId": "SO-1"}, 6.0)
+    picked = list(world.cartons["SO-1"].items)
+    assert model.handle_command(put_back(3), 10.0) == []
+    assert model.advance(15.9) == []
+    [out] = model.advance(16.0)
+    assert isinstance(out, StationEvent)
+    assert out.payload == {
+        "event": "putBack",
+        "taskId": "t-9",
+        "putbackId": "PB-1",
+        "orderId": "SO-1",
+        "lineId": "10",
+        "toteId": "TOTE-0001",
+        "sku": "SKU-0001",
+        "qty": 3,
+    }
+    assert world.cartons["SO-1"].items == []
+    tote = world.totes["TOTE-0001"].items
+    assert (len(tote), tote[-3:]) == (40, picked)
+
+
+def test_put_back_into_a_tote_that_is_not_at_the_station_puts_nothing_back(world: World):
+    world.totes["TOTE-0001"].node = "ST1"
+    model = station(world)
+    model.handle_command(pick(2), 0.0)
+    model.advance(6.0)
+    world.totes["TOTE-0001"].node = "A1-01"  # gone home already
+    model.handle_command(put_back(2), 6.0)
+    [event] = events(model.advance(12.0))
+    assert event["qty"] == 0
+    assert len(world.cartons["SO-1"].items) == 2
+
+
+def test_malformed_put_backs_are_ignored(world: World):
+    model = station(world)
+    for broken in ({**put_back(1), "putbackId": None}, {**put_back(1), "qty": -1}):
+        assert isinstance(model.handle_command(broken, 0.0)[0], Ignored)
+    assert model.next_due() is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -28,81 +28,19 @@ from controller.domain.messages import (
     StationReject,
     TagRead,
 )
-from controller.service.site_controller import Metric, Output, SiteController, WorkRefused
-from controller.siteconfig import load_site
-from tests.conftest import DEMO_SITE
-
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-PREFIX_LEN = 7  # the demo site's company prefix 0614141
-
-
-@pytest.fixture(scope="module")
-def site() -> Site:
-    return load_site(DEMO_SITE)
-
-
-@pytest.fixture
-def ctl(site: Site) -> SiteController:
-    return SiteController(
-        site, id_prefix="t", next_sscc_serial=1, verify_window=timedelta(seconds=5)
-    )
-
-
-def idle(node: str, order_id: str = "", actions: tuple[ActionState, ...] = ()) -> AgvState:
-    return AgvState(order_id, node, False, 0, 0, actions, (), "AUTOMATIC", 90.0)
-
-
-def of(outputs: list[Output], kind: type) -> list:
-    return [o for o in outputs if isinstance(o, kind)]
-
-
-def reports(outputs: list[Output]) -> list[ReportType]:
-    return [r.type for r in of(outputs, Report)]
-
-
-def bring_online(ctl: SiteController, now: datetime = T0) -> None:
-    for agv in ctl.site.agvs:
-        ctl.agv_connection(agv.serial_number, ConnectionState.ONLINE, now)
-        ctl.agv_state(agv.serial_number, idle(agv.start_node), now)
-
-
-def one_line_order(
-    site: Site, order_id: str = "SO-1", qty: int = 2, sku_index: int = 0
-) -> ReleasedOrder:
-    sku = site.skus[sku_index]
-    location = sku.bins[0]
-    return ReleasedOrder(
-        order_id,
-        5,
-        "DHL",
-        (
-            ReleasedLine(
-                "10",
-                sku.sku,
-                sku.gtin,
-                qty,
-                (Allocation(location.node, location.tote_id, qty),),
-            ),
-        ),
-    )
-
-
-def finish(ctl: SiteController, cmd: SendAgvOrder, *done: str, now: datetime = T0) -> list[Output]:
-    """The AGV reports its order with the given actions FINISHED (others WAITING)."""
-    actions = tuple(
-        ActionState(
-            a.action_id,
-            a.action_type,
-            ActionStatus.FINISHED if a.action_type in done else ActionStatus.WAITING,
-        )
-        for a in cmd.actions
-    )
-    complete = "drop" in done
-    node = cmd.route[-1].node_id if complete else cmd.route[cmd.actions[0].node_index].node_id
-    state = AgvState(
-        cmd.order_id, node, False, 0 if complete else 1, 0, actions, (), "AUTOMATIC", 90.0
-    )
-    return ctl.agv_state(cmd.serial_number, state, now)
+from controller.service.site_controller import Metric, SiteController, WorkRefused
+from tests.unit.site_testing import (
+    PREFIX_LEN,
+    T0,
+    bring_online,
+    deliver,
+    finish,
+    idle,
+    of,
+    one_line_order,
+    reports,
+    walk_to_packed,
+)
 
 
 def test_no_agv_is_sent_before_it_reports_a_state(ctl: SiteController, site: Site) -> None:
@@ -130,33 +68,6 @@ def test_released_line_sends_the_nearest_agv_to_pick_at_the_rack_and_drop_at_the
     edges = {frozenset((e.a, e.b)) for e in site.edges}
     for a, b in zip(cmd.route, cmd.route[1:], strict=False):
         assert frozenset((a.node_id, b.node_id)) in edges
-
-
-def deliver(ctl: SiteController, order: ReleasedOrder) -> StationPick:
-    """Release a single-line order and bring its tote to the station: the pick instruction."""
-    [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
-    finish(ctl, cmd, "pick")
-    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
-    return pick
-
-
-def walk_to_packed(
-    ctl: SiteController, site: Site, order: ReleasedOrder
-) -> tuple[str, list[Output]]:
-    """Drive one single-line order from release to a verified carton; return its SSCC."""
-    [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
-    assert reports(finish(ctl, cmd, "pick")) == [ReportType.ORDER_PICKING]
-    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
-    out = ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0)
-    assert reports(out) == [ReportType.LINE_PICKED, ReportType.ORDER_PICKED]
-    assert of(out, StationCloseCarton) == [StationCloseCarton(pick.station_id, order.order_id)]
-    assert ctl.station_carton_closed(pick.station_id, order.order_id, T0) == []
-    reader = site.station(pick.station_id).rfid_reader
-    epcs = [encode_sgtin96(pick.gtin, serial, PREFIX_LEN) for serial in range(1, pick.qty + 1)]
-    out = ctl.tag_reads(reader, [TagRead(e, -45.0) for e in epcs + epcs], T0)
-    [label] = of(out, StationLabel)
-    assert reports(out) == [ReportType.ORDER_PACKED]
-    return label.sscc, out
 
 
 def test_an_order_walks_from_release_to_shipped(ctl: SiteController, site: Site) -> None:
@@ -455,3 +366,31 @@ def test_a_parcel_is_loaded_only_once_sorted(ctl: SiteController, site: Site) ->
     ctl.sorter_scanned("T-1", ["00" + sscc])
     ctl.sorter_diverted("T-1", "C01")
     assert reports(ctl.tag_reads("door-1", [tag], T0)) == [ReportType.PARCEL_LOADED]
+
+
+def test_a_fetch_dropped_by_an_exception_is_not_sent_to_the_agv_that_failed_the_first(
+    ctl: SiteController, site: Site
+) -> None:
+    agv = site.agvs[0]  # one AGV: the second line's fetch waits for it
+    ctl.agv_connection(agv.serial_number, ConnectionState.ONLINE, T0)
+    ctl.agv_state(agv.serial_number, idle(agv.start_node), T0)
+    a, b = site.skus[0], site.skus[1]
+    order = ReleasedOrder(
+        "SO-1",
+        5,
+        "DHL",
+        tuple(
+            ReleasedLine(
+                line_id, s.sku, s.gtin, 1, (Allocation(s.bins[0].node, s.bins[0].tote_id, 1),)
+            )
+            for line_id, s in (("10", a), ("20", b))
+        ),
+    )
+    [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
+    failed = tuple(
+        ActionState(x.action_id, x.action_type, ActionStatus.FAILED) for x in cmd.actions
+    )
+    state = AgvState(cmd.order_id, cmd.route[0].node_id, False, 0, 0, failed, (), "AUTOMATIC", 90.0)
+    out = ctl.agv_state(cmd.serial_number, state, T0)  # the order ends: the AGV is free again
+    assert reports(out) == [ReportType.ORDER_EXCEPTION]
+    assert of(out, SendAgvOrder) == []

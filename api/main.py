@@ -22,6 +22,8 @@ from api.seed import seed_sites
 from api.settings import ApiSettings, get_settings
 from api.sites.router import router as sites_router
 from api.stock.router import router as stock_router
+from api.webhooks.router import router as webhooks_router
+from api.webhooks.worker import DeliveryWorker
 from controller.siteconfig import load_site
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 seeded = await seed_sites(session, sites.values())
             log.info("sites %s ready; %d bins seeded", sorted(sites), seeded)
             context.db, context.sites = db, sites
-            yield
+            async with DeliveryWorker.running(db, settings.webhooks, context.metrics):
+                yield
         finally:
             context.db = None
             await db.dispose()
@@ -65,5 +68,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(orders_router)
     app.include_router(stock_router)
     app.include_router(sites_router)
+    app.include_router(webhooks_router)
     app.include_router(health.router)
     return app

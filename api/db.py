@@ -122,6 +122,7 @@ class Database:
     async def create_tables(self) -> None:
         # Alembic migrations replace this later; until then the schema is created as declared.
         from api import models  # noqa: F401  (registers the tables on Base.metadata)
+        from api.webhooks import models as webhook_models  # noqa: F401  (likewise)
 
         async with self.engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
             await conn.run_sync(Base.metadata.create_all)

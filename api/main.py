@@ -23,6 +23,8 @@ from api.seed import seed_sites
 from api.settings import ApiSettings, get_settings
 from api.sites.router import router as sites_router
 from api.stock.router import router as stock_router
+from api.webhooks.router import router as webhooks_router
+from api.webhooks.worker import DeliveryWorker
 from controller.domain.layout import Site
 from controller.routing import FloorMap
 from controller.siteconfig import load_site
@@ -63,7 +65,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             context.distances = {site.site: station_distances(site) for site in sites.values()}
             context.intake = IntakeWriter(db, context.distances, context.metrics.stock_signals)
             context.intake.start()
-            yield
+            async with DeliveryWorker.running(db, settings.webhooks, context.metrics):
+                yield
         finally:
             if context.intake is not None:
                 await context.intake.stop()
@@ -81,5 +84,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(orders_router)
     app.include_router(stock_router)
     app.include_router(sites_router)
+    app.include_router(webhooks_router)
     app.include_router(health.router)
     return app

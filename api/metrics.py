@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 
 from api.sites.schemas import EventType
 from api.stock.signals import StockSignals
@@ -10,6 +16,9 @@ from controller.domain.orders import OrderStatus
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 KNOWN_EVENT_TYPES = frozenset(t.value for t in EventType)
+WEBHOOK_RESULTS = ("delivered", "retried", "failed")
+# From one second (a healthy receiver) to the back-off's hours (an ERP outage).
+WEBHOOK_LATENCY_BUCKETS = (0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600)
 
 
 class Metrics:
@@ -39,8 +48,28 @@ class Metrics:
             ["site"],
             registry=self.registry,
         )
+        self.webhook_deliveries = Counter(
+            "warehouse_api_webhook_deliveries",
+            "Webhook delivery attempts by result: delivered (2xx), retried (failed, another "
+            "attempt scheduled), failed (the last attempt failed too).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.webhook_latency = Histogram(
+            "warehouse_api_webhook_delivery_latency_seconds",
+            "From an event's enqueue to its delivery (a 2xx), retries included.",
+            buckets=WEBHOOK_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.webhook_attempt = Histogram(
+            "warehouse_api_webhook_attempt_seconds",
+            "One delivery attempt's HTTP request, whatever its result.",
+            registry=self.registry,
+        )
         for status in OrderStatus:
             self.orders.labels(status=status.value)
+        for result in WEBHOOK_RESULTS:
+            self.webhook_deliveries.labels(result=result)
 
     def order_entered(self, status: OrderStatus) -> None:
         self.orders.labels(status=status.value).inc()
@@ -55,6 +84,13 @@ class Metrics:
             self.stock_low.labels(site=low.site).inc()
         for shortage in signals.shortages:
             self.stock_shortages.labels(site=shortage.site).inc()
+
+    def webhook_attempted(self, result: str, seconds: float) -> None:
+        self.webhook_deliveries.labels(result=result).inc()
+        self.webhook_attempt.observe(seconds)
+
+    def webhook_delivered_after(self, seconds: float) -> None:
+        self.webhook_latency.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,7 +22,7 @@ from api.orders.queries import load_order, to_response
 from api.orders.release import released_payload
 from api.sites.feed import ORDER_RELEASED, append_work_item
 from api.stock.availability import lock_bins
-from api.stock.signals import StockSignals, low_stock_crossings
+from api.stock.signals import StockSignals, announce_low_stock, low_stock_crossings
 from controller.domain.orders import (
     LineReservation,
     OrderStatus,
@@ -196,6 +196,7 @@ async def amend_order(
         )
         _record(session, order, ORDER_RELEASED, now, {"site": site.site, "seq": seq})
     signals = StockSignals(low=low_stock_crossings(stock, before, today, {site.site: site}))
+    await announce_low_stock(session, signals.low, now)
     answer = await _answer(session, order.id)
     return Submission(200, answer.order, (new_status,) if new_status is not status else ()), signals
 

@@ -55,7 +55,7 @@ from api.orders.schemas import (
 )
 from api.sites.feed import ORDER_RELEASED
 from api.stock.availability import SkuStock, lock_bins
-from api.stock.signals import StockSignals, low_stock_crossings
+from api.stock.signals import StockSignals, announce_low_stock, low_stock_crossings
 from controller.domain.layout import Site
 from controller.domain.orders import LineReservation, OrderStatus, reservation_status
 from controller.domain.stock import LineAllocation, LineRequest, allocate_lines
@@ -216,7 +216,9 @@ async def _create(
     created = [_allocate(push, stock, today, distances) for push in pushes]
     await _insert(session, created, now)
     sites = {site.site: site for p in pushes for site in p.sites}
-    signals.low.extend(low_stock_crossings(stock, before, today, sites))
+    low = low_stock_crossings(stock, before, today, sites)
+    await announce_low_stock(session, low, now)
+    signals.low.extend(low)
     return created
 
 

@@ -21,6 +21,7 @@ from api.models import OrderEventRow, OrderLineRow, OrderRow, ReservationRow
 from api.orders.queries import load_order, to_response
 from api.orders.schemas import OrderResponse
 from api.sites.feed import ORDER_CANCEL, append_work_item
+from api.webhooks import enqueue_webhook_event
 from controller.domain.orders import OrderStatus, advance
 
 
@@ -56,6 +57,12 @@ async def cancel_order(
             order.status = advance(order_id, status, OrderStatus.CANCELLED).value
             data["released"] = await release_open(session, order)
             record(session, order, "order.cancelled", now, data)
+            await enqueue_webhook_event(
+                session,
+                "order.cancelled",
+                {"order_id": order_id, "status": "cancelled", "site": order.site},
+                occurred_at=now,
+            )
         order.status_reason = reason
         order.updated_at = now
         await session.flush()

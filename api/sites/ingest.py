@@ -53,6 +53,7 @@ from api.sites.schemas import (
     ParcelAtDoorData,
     ParcelSortedData,
 )
+from api.webhooks import enqueue_webhook_event
 from controller.domain.errors import InvalidTransition
 from controller.domain.layout import Site
 from controller.domain.orders import OrderStatus, ParcelStatus, advance, advance_parcel
@@ -134,6 +135,30 @@ async def _lock_bins(session: AsyncSession, site: str, events: Sequence[EventIn]
             .order_by(BinRow.id)
             .with_for_update()
         )
+
+
+async def announce_status(
+    session: AsyncSession,
+    order: OrderRow,
+    cause: str,
+    entered: list[OrderStatus],
+    now: datetime,
+) -> None:
+    """ERP webhooks for the statuses an event moved the order into; ids derive from the
+    event's, so a redelivered event cannot announce twice."""
+    for status in entered:
+        data = {"order_id": order.order_id, "status": status.value, "site": order.site}
+        await enqueue_webhook_event(
+            session, "order.status_changed", data, event_id=f"{cause}:{status}", occurred_at=now
+        )
+        if status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED):
+            await enqueue_webhook_event(
+                session,
+                f"order.{status.value}",
+                data,
+                event_id=f"{cause}:{status}:final",
+                occurred_at=now,
+            )
 
 
 async def _event_known(session: AsyncSession, event_id: str) -> bool:
@@ -222,6 +247,7 @@ async def _one(
             await session.flush()  # claims the event id before anything else changes
             await handler(session, Event(envelope, data, order, site, now), applied)
             order.updated_at = now
+            await announce_status(session, order, envelope.event_id, applied.entered, now)
             await session.flush()
     except Rejected as exc:
         return _rejected(envelope, exc.detail)

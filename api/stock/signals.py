@@ -6,10 +6,13 @@ below it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.stock.availability import SkuStock
+from api.webhooks import enqueue_webhook_event
 from controller.domain.layout import Site
 
 
@@ -58,3 +61,9 @@ def low_stock_crossings(
         if safety > 0 and before[(site_id, sku)] >= safety > after:
             crossed.append(LowStock(site_id, sku, after, safety))
     return crossed
+
+
+async def announce_low_stock(session: AsyncSession, low: list[LowStock], now: datetime) -> None:
+    """`stock.low` webhook events, in the transaction that caused them."""
+    for signal in low:
+        await enqueue_webhook_event(session, "stock.low", asdict(signal), occurred_at=now)

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from api.main import create_app
 from api.settings import ApiSettings
+from tests.api.invariants import stock_invariant_violations
 from tests.conftest import DEMO_SITE
 
 ERP_KEY = "erp-key-0001"
@@ -76,6 +77,9 @@ async def app(database_url: str) -> FastAPI:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with running(app) as c:
         yield c
+        # Whatever the test did, stock must still add up.
+        async with app.state.context.database().reader() as session:
+            assert await stock_invariant_violations(session) == []
 
 
 @pytest.fixture

@@ -283,10 +283,12 @@ async def test_an_sscc_taken_by_a_concurrent_batch_is_rejected_on_postgres(
                 loser = asyncio.create_task(send(client, packed))
                 waiting = 0
                 while not waiting and not loser.done():  # until the insert waits on the lock
+                    # The ingest's own parcel insert, not any other wait (a webhook worker's,
+                    # say): only then has its SSCC check run before the claim was visible.
                     waiting = await watcher.scalar(
                         text(
-                            "SELECT count(*) FROM pg_locks"
-                            " WHERE NOT granted AND locktype = 'transactionid'"
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND query LIKE 'INSERT INTO parcels%'"
                         )
                     )
                     await watcher.commit()

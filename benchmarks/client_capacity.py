@@ -1,8 +1,9 @@
 """How fast can the load generator go? Both HTTP clients against a trivial server.
 
-A minimal asyncio server, in a process of its own, answers every request with a fixed
-201 at once; the client pushes order-sized POST bodies over keep-alive connections. This is
-why benchmarks.loadgen uses aiohttp: httpx.AsyncClient, already a dependency, costs about
+A minimal asyncio server, in a process of its own, answers every request at once with a
+fixed 201 shaped like the API's order answer; the client pushes order-sized POST bodies
+over keep-alive connections and (aiohttp, as in the benchmarks) parses each answer. This is
+why benchmarks.loadgen uses aiohttp: httpx.AsyncClient, already a dependency, costs six to
 eight times more client CPU per request and cannot push the ~1,500 req/s the intake targets
 need on this machine.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import socket
 import time
@@ -22,7 +24,6 @@ import httpx
 from benchmarks.common import ERP_HEADERS, free_port, int_list, markdown_table
 from benchmarks.loadgen import LoadGenerator
 
-ANSWER = b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
 BODY = (
     b'{"order_id":"BENCH-R1C8-000001","priority":5,"ship_to":{"name":"Bench Customer",'
     b'"line1":"1 Load Street","city":"Testville","postal_code":"12345","country":"DE"},'
@@ -30,6 +31,38 @@ BODY = (
     b'{"line_id":"20","sku":"SKU-0007","qty":1}]}'
 )
 START_DEADLINE_S = 10.0
+
+
+def _answer() -> bytes:
+    """A 201 with a body shaped and sized like the API's answer to BODY (≈ 1.3 kB)."""
+    now = "2026-01-01T00:00:00.000000Z"
+    lines = [
+        {"line_id": i, "sku": sku, "qty": q, "reserved_qty": q, "picked_qty": 0, "shipped_qty": 0}
+        | {"allocations": [{"bin": b, "tote_id": t, "qty": q}]}
+        for i, sku, q, b, t in (
+            ("10", "SKU-0001", 2, "A1-01", "TOTE-0001"),
+            ("20", "SKU-0007", 1, "A2-02", "TOTE-0013"),
+        )
+    ]
+    events = [
+        {"event_id": f"api-{n:036d}", "type": kind, "occurred_at": now, "data": data}
+        for n, (kind, data) in enumerate(
+            (
+                ("order.received", {"lines": 2}),
+                ("order.reserved", {"lines": [{"line_id": "10", "qty": 2, "reserved_qty": 2}]}),
+                ("order.released", {"site": "bench", "seq": 1}),
+            )
+        )
+    ]
+    order = json.loads(BODY) | {"site": "bench", "status": "reserved", "status_reason": None}
+    order |= {"lines": lines, "parcels": [], "events": events}
+    order |= {"created_at": now, "updated_at": now, "channel": None, "customer": None}
+    body = json.dumps(order).encode()
+    head = f"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
+    return head.encode() + b"\r\n\r\n" + body
+
+
+ANSWER = _answer()
 
 
 class _Trivial(asyncio.Protocol):
@@ -127,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                     clients=clients,
                     headers=ERP_HEADERS,
                     bodies=[BODY] * args.requests,
+                    parse_orders=True,  # as the intake benchmarks do
                 )
                 result = load.go()
                 if result.errors():

@@ -197,6 +197,7 @@ class ApiServer:
     from `WH_*` variables, `--workers N` for several processes sharing one socket."""
 
     def __init__(self, *, database_url: str, site_config: Path, workers: int, log: Path) -> None:
+        self._database_url, self._site_config, self._workers = database_url, site_config, workers
         self._listener: socket.socket | None = None
         if workers > 1:
             # uvicorn --workers binds its socket without IPPROTO_TCP, so asyncio never sets
@@ -230,17 +231,30 @@ class ApiServer:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ApiServer:
-        with self._log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
-                self._args,
-                cwd=REPO,
-                env=self._env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                pass_fds=[self._listener.fileno()] if self._listener else [],
-            )
-        if self._listener is not None:
-            self._listener.close()  # uvicorn has its own copy
+        try:
+            if self._workers > 1:
+                # Every worker creates the tables and seeds the site as it starts; on a fresh
+                # PostgreSQL database two doing it at once collide (duplicate pg_type "sites")
+                # and uvicorn stops them all. One process prepares the database first.
+                with ApiServer(
+                    database_url=self._database_url,
+                    site_config=self._site_config,
+                    workers=1,
+                    log=self._log_path.with_suffix(".init.log"),
+                ):
+                    pass
+            with self._log_path.open("wb") as log:
+                self._proc = subprocess.Popen(
+                    self._args,
+                    cwd=REPO,
+                    env=self._env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=[self._listener.fileno()] if self._listener else [],
+                )
+        finally:
+            if self._listener is not None:
+                self._listener.close()  # uvicorn has its own copy
         try:
             self._wait_ready()
         except BaseException:

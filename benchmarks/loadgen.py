@@ -5,9 +5,10 @@ its next request as soon as the previous answer is read. Clients take the next b
 their process's share of a fixed list, so a phase sends exactly that many requests.
 
 Why aiohttp and not httpx (already a dependency): against a trivial server on this machine
-httpx.AsyncClient reached ≈ 750 req/s at ≈ 1.3 ms of client CPU per request, aiohttp
-≈ 5,000 req/s at ≈ 0.18 ms (`python -m benchmarks.client_capacity` measures both). With
-httpx the client, not the API, would set the figure near the 500-1,000 orders/s targets.
+httpx.AsyncClient reached 750-1,180 req/s at 0.85-1.3 ms of client CPU per request, aiohttp
+4,000-9,000 req/s at 0.09-0.2 ms (`python -m benchmarks.client_capacity` measures both).
+With httpx the client, not the API, would set the figure near the 500-1,000 orders/s
+targets, and take a core from the API on a 2-core machine.
 
 Each process reports its own CPU time, so a reader can see whether the client was the limit.
 """

@@ -48,7 +48,7 @@ def test_order_intake_prints_rates_latencies_and_the_ratio_to_raw(tmp_path: Path
         assert phase["rate"] > 0
         assert 0 < phase["p50_ms"] <= phase["p99_ms"]
         assert phase["client_cpu_us"] > 0
-        assert phase["api_cpu_ms"] > 0
+        assert phase["api_cpu_ms"] >= 0  # /proc counts in 10 ms ticks: a fast API may read 0
     assert sqlite["limit"]["updates_per_s"] > 0
     assert sqlite["ceiling"]["errors"] == {}
     assert "| db | clients | orders/s median (min-max) | p50 ms | p99 ms | errors |" in stdout

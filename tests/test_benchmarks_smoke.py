@@ -1,0 +1,69 @@
+"""The benchmark harness still works: both benchmarks, tiny, on SQLite, as a reader runs them
+(`python -m benchmarks.…`, the API as a separate process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.e2e
+
+RUN_DEADLINE_S = 60.0
+
+
+def _run(module: str, tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    out = tmp_path / f"{module}.json"
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", f"benchmarks.{module}", "--db", "sqlite", "--repeat", "1"),
+            *("--raw-updates", "100", "--workdir", str(tmp_path), "--json", str(out), *args),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=RUN_DEADLINE_S,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout, json.loads(out.read_text())
+
+
+def test_order_intake_prints_rates_latencies_and_the_ratio_to_raw(tmp_path: Path) -> None:
+    stdout, doc = _run(
+        "order_intake",
+        tmp_path,
+        *("--clients", "1,4", "--orders", "24", "--warmup", "8", "--ceiling-requests", "50"),
+    )
+    sqlite = doc["results"]["sqlite"]
+    assert [(p["clients"], p["requests"]) for p in sqlite["phases"]] == [(1, 24), (4, 24)]
+    for phase in sqlite["phases"]:
+        assert phase["errors"] == {}
+        assert phase["order_statuses"] == {"reserved": 24}
+        assert phase["rate"] > 0
+        assert 0 < phase["p50_ms"] <= phase["p99_ms"]
+        assert phase["client_cpu_us"] > 0
+        assert phase["api_cpu_ms"] >= 0  # /proc counts in 10 ms ticks: a fast API may read 0
+    assert sqlite["limit"]["updates_per_s"] > 0
+    assert sqlite["ceiling"]["errors"] == {}
+    assert "| db | clients | orders/s median (min-max) | p50 ms | p99 ms | errors |" in stdout
+    assert "| sqlite | 4 |" in stdout
+
+
+def test_last_unit_race_sells_the_stock_exactly_once(tmp_path: Path) -> None:
+    stdout, doc = _run(
+        "last_unit_race", tmp_path, *("--clients", "8", "--attempts", "6", "--hot-bins", "20,10")
+    )
+    [run] = doc["results"]["sqlite"]["runs"]
+    assert run["attempts"] == 48
+    assert run["errors"] == {}
+    assert run["reserved_units"] == run["reserved_by_sql"] == 30
+    assert (run["reserved_answers"], run["backordered_answers"]) == (30, 18)
+    assert run["oversold_by_answers"] == run["oversold_by_sql"] == 0
+    assert [b["open_qty"] for b in run["bins"]] == [b["on_hand"] for b in run["bins"]]
+    assert "oversold (answers) | oversold (SQL)" in stdout

@@ -10,22 +10,34 @@ a batch's insert one statement:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-async def next_ids(session: AsyncSession, table: Table, count: int) -> list[int]:
-    if count == 0:
-        return []
+async def next_ids(session: AsyncSession, wanted: Sequence[tuple[Table, int]]) -> list[list[int]]:
+    """For each (table, count), that many new ids; all in one round trip."""
     if session.get_bind().dialect.name == "postgresql":
-        rows = await session.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                "FROM generate_series(1, :count)"
-            ),
-            {"table": table.name, "count": count},
+        parts = ", ".join(
+            f"(SELECT coalesce(array_agg(nextval(pg_get_serial_sequence('{table.name}', 'id'))),"
+            f" '{{}}') FROM generate_series(1, :n{i}))"
+            for i, (table, _) in enumerate(wanted)
         )
-        return [int(value) for (value,) in rows.all()]
-    last = await session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
-    start = int(last or 0) + 1
-    return list(range(start, start + count))
+        row = (
+            await session.execute(
+                text(f"SELECT {parts}"), {f"n{i}": count for i, (_, count) in enumerate(wanted)}
+            )
+        ).one()
+        return [[int(v) for v in values] for values in row]
+    row = (
+        await session.execute(
+            select(
+                *(select(func.coalesce(func.max(t.c.id), 0)).scalar_subquery() for t, _ in wanted)
+            )
+        )
+    ).one()
+    return [
+        list(range(int(last) + 1, int(last) + 1 + count))
+        for last, (_, count) in zip(row, wanted, strict=True)
+    ]

@@ -208,13 +208,18 @@ async def _create(
     distances: Mapping[str, Mapping[str, float]],
     signals: StockSignals,
 ) -> list[_NewOrder]:
+    # Everything that needs no lock comes first: the bins stay locked (PostgreSQL) only
+    # from the availability read to the commit.
+    order_pks, line_pks = await next_ids(
+        session, [(ORDERS, len(pushes)), (LINES, sum(len(p.request.lines) for p in pushes))]
+    )
     stock = await lock_bins(
         session,
         {(site.site, line.sku) for p in pushes for site in p.sites for line in p.request.lines},
     )
     before = {pair: entry.total_available(today) for pair, entry in stock.items()}
     created = [_allocate(push, stock, today, distances) for push in pushes]
-    await _insert(session, created, now)
+    await _insert(session, created, order_pks, line_pks, now)
     sites = {site.site: site for p in pushes for site in p.sites}
     low = low_stock_crossings(stock, before, today, sites)
     await announce_low_stock(session, low, now)
@@ -259,14 +264,18 @@ def _allocate(
     return _NewOrder(push, site, allocations, bins, status)
 
 
-async def _insert(session: AsyncSession, created: list[_NewOrder], now: datetime) -> None:
+async def _insert(
+    session: AsyncSession,
+    created: list[_NewOrder],
+    order_pks: list[int],
+    line_pks_taken: list[int],
+    now: datetime,
+) -> None:
     # Core inserts of many rows each, keys taken beforehand (api/ids.py): no per-row trips.
-    for new, pk in zip(created, await next_ids(session, ORDERS, len(created)), strict=True):
+    for new, pk in zip(created, order_pks, strict=True):
         new.pk = pk
     await session.execute(insert(ORDERS), [_order_row(new, now) for new in created])
-    line_pks = iter(
-        await next_ids(session, LINES, sum(len(new.push.request.lines) for new in created))
-    )
+    line_pks = iter(line_pks_taken)
     line_rows = []
     for new in created:
         for i, line in enumerate(new.push.request.lines):

@@ -67,3 +67,5 @@ def require(*allowed: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
 ErpCaller = Annotated[Principal, Depends(require(Scope.ERP))]
 EdgeCaller = Annotated[Principal, Depends(require(Scope.EDGE))]
 StockReader = Annotated[Principal, Depends(require(Scope.ERP, Scope.OPS, Scope.EDGE))]
+# Receipts and counts: from the ERP (goods receipts, physical inventory) or operations.
+StockKeeper = Annotated[Principal, Depends(require(Scope.ERP, Scope.OPS))]

@@ -7,7 +7,7 @@ Every answer has `type`, `title`, `status`, `detail` and `instance` (the request
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,6 +154,22 @@ class DocumentConflict(ApiProblem):
         )
 
 
+class BinConflict(ApiProblem):
+    """Receipt lines a bin cannot take as it stands: it holds stock of another SKU, lot or
+    tote (a bin holds one tote of one SKU and lot; it changes only once empty)."""
+
+    status = 409
+    slug = "bin-conflict"
+    title = "Bin holds other stock"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors))
+
+    def extra(self) -> dict[str, Any]:
+        return {"errors": [_field_error(e) for e in self.errors]}
+
+
 class IdempotencyKeyReused(ApiProblem):
     """IETF draft-ietf-httpapi-idempotency-key-header: same key, other payload → 422."""
 
@@ -205,12 +221,11 @@ class InvalidRequest(ApiProblem):
         )
 
     def extra(self) -> dict[str, Any]:
-        return {
-            "errors": [
-                {"field": e.field, "location": e.location, "message": e.message, "type": e.type}
-                for e in self.errors
-            ]
-        }
+        return {"errors": [_field_error(e) for e in self.errors]}
+
+
+def _field_error(e: FieldError) -> dict[str, str]:
+    return {"field": e.field, "location": e.location, "message": e.message, "type": e.type}
 
 
 def field_path(loc: Iterable[int | str]) -> str:
@@ -339,9 +354,14 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the given problem statuses (plus 401/403/422)."""
+def problem_responses(
+    *statuses: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the given problem statuses (plus 401/403/422), and
+    for those of `described`, with their description."""
     out = dict(PROBLEM_RESPONSES)
     for status in statuses:
         out[status] = {"model": Problem, "content": {PROBLEM_JSON: {}}}
+    for status, text in (described or {}).items():
+        out[status] = {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": text}
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
 
 from controller.domain.errors import InvalidQuantity
@@ -9,8 +11,10 @@ from controller.domain.stock import (
     Allocation,
     BinStock,
     LineRequest,
+    RemovalStrategy,
     allocate,
     allocate_lines,
+    by_strategy,
 )
 
 
@@ -94,3 +98,59 @@ def test_the_sum_allocated_per_bin_never_exceeds_what_it_had() -> None:
 def test_a_line_id_listed_twice_is_refused() -> None:
     with pytest.raises(InvalidQuantity):
         allocate_lines([LineRequest("10", "S", 1), LineRequest("10", "S", 1)], {})
+
+
+TODAY = date(2026, 11, 22)
+
+
+def _order(candidates: list[BinStock], strategy: RemovalStrategy) -> list[str]:
+    return [c.bin for c in by_strategy(candidates, strategy, TODAY)]
+
+
+def test_fifo_takes_the_oldest_receipt_first_and_seeded_stock_before_any() -> None:
+    candidates = [
+        BinStock("A", 5, received_at=datetime(2026, 11, 20, tzinfo=UTC)),
+        BinStock("B", 5, received_at=datetime(2026, 11, 1, tzinfo=UTC)),
+        BinStock("C", 5),  # seeded: no receipt time, the oldest
+    ]
+
+    assert _order(candidates, RemovalStrategy.FIFO) == ["C", "B", "A"]
+
+
+def test_fefo_takes_the_soonest_expiry_first_and_never_an_expired_lot() -> None:
+    candidates = [
+        BinStock("A", 5, expires_on=TODAY + timedelta(days=30)),
+        BinStock("B", 5, expires_on=TODAY),  # expires today: no longer sold
+        BinStock("C", 5, expires_on=TODAY + timedelta(days=1)),
+        BinStock("D", 5, expires_on=TODAY - timedelta(days=3)),
+        BinStock("E", 5),  # no expiry: after every dated lot
+    ]
+
+    assert _order(candidates, RemovalStrategy.FEFO) == ["C", "A", "E"]
+
+
+def test_expired_lots_are_left_out_whatever_the_strategy() -> None:
+    expired = BinStock("X", 5, expires_on=TODAY - timedelta(days=1), distance_m=0.0)
+    fresh = BinStock("Y", 5, expires_on=TODAY + timedelta(days=1), distance_m=50.0)
+
+    for strategy in RemovalStrategy:
+        assert _order([expired, fresh], strategy) == ["Y"]
+
+
+def test_closest_takes_the_shortest_trip_to_a_station_first() -> None:
+    candidates = [BinStock("A", 5, distance_m=30.0), BinStock("B", 5, distance_m=12.5)]
+
+    assert _order(candidates, RemovalStrategy.CLOSEST) == ["B", "A"]
+
+
+@pytest.mark.parametrize("strategy", list(RemovalStrategy))
+def test_ties_fall_back_to_the_bin_id(strategy: RemovalStrategy) -> None:
+    received = datetime(2026, 11, 1, tzinfo=UTC)
+    expiry = TODAY + timedelta(days=7)
+    candidates = [
+        BinStock(code, 5, received_at=received, expires_on=expiry, distance_m=10.0)
+        for code in ("C", "A", "B")
+    ]
+
+    assert _order(candidates, strategy) == ["A", "B", "C"]
+    assert _order(list(reversed(candidates)), strategy) == ["A", "B", "C"]

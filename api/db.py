@@ -10,6 +10,10 @@ IMMEDIATE (taking the write lock up front); readers begin deferred and never wai
 
 PostgreSQL needs none of that: writers lock the rows they decide on (`SELECT … FOR
 UPDATE`), see `api/orders/service.py`.
+
+The schema is built and changed only by the Alembic migrations in `api/migrations/`
+(`api.migrate`: run by the API as it starts, under a lock, and by `warehouse migrate`);
+a change to the models needs a new revision (api/migrations/README.md says how).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
@@ -34,8 +38,19 @@ from sqlalchemy.types import TypeDecorator
 WRITE_OPTION = "wh_write"
 
 
+# Every constraint gets a name, so that a migration can drop or alter it later (SQLite's
+# batch mode needs the name); the patterns are PostgreSQL's own defaults, so a PostgreSQL
+# database made by `create_all` before the migrations existed has the very same names.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+
 class Base(DeclarativeBase):
-    pass
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -118,14 +133,6 @@ class Database:
             reader=async_sessionmaker(engine, expire_on_commit=False),
             writer=async_sessionmaker(write_engine, expire_on_commit=False),
         )
-
-    async def create_tables(self) -> None:
-        # Alembic migrations replace this later; until then the schema is created as declared.
-        from api import models  # noqa: F401  (registers the tables on Base.metadata)
-        from api.webhooks import models as webhook_models  # noqa: F401  (likewise)
-
-        async with self.engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import health
 from api.auth import KeyRing
@@ -17,6 +18,7 @@ from api.context import AppContext
 from api.db import Database
 from api.errors import install_error_handlers
 from api.metrics import Metrics
+from api.migrate import migrated
 from api.orders.intake import IntakeWriter
 from api.orders.router import router as orders_router
 from api.seed import seed_sites
@@ -57,10 +59,22 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             echo=settings.database_echo,
         )
         try:
-            await db.create_tables()
-            async with db.writer() as session, session.begin():
+            # One process at a time (`uvicorn --workers N` on a fresh database): the first
+            # builds the schema and seeds, the others wait for the lock and find it done.
+            # The seeding is on the lock's connection: on SQLite, another connection would
+            # wait for this one's write lock.
+            async with (
+                migrated(db.engine) as (conn, upgraded),
+                AsyncSession(bind=conn) as session,
+            ):
                 seeded = await seed_sites(session, sites.values())
-            log.info("sites %s ready; %d bins seeded", sorted(sites), seeded)
+                await session.flush()  # committed with the lock's transaction
+            log.info(
+                "schema %s; sites %s ready; %d bins seeded",
+                "upgraded" if upgraded else "at head",
+                sorted(sites),
+                seeded,
+            )
             context.db, context.sites = db, sites
             context.distances = {site.site: station_distances(site) for site in sites.values()}
             context.intake = IntakeWriter(db, context.distances, context.metrics.stock_signals)

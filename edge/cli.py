@@ -2,6 +2,7 @@
 
 warehouse demo            a whole simulated site: broker, API, edge, every simulator
 warehouse api             the central API (settings from WH_* environment variables)
+warehouse migrate         upgrade the central database's schema (the API does it at start too)
 warehouse edge            the edge controller of one site (settings from WH_*)
 warehouse sim site        every device simulator of one site
 warehouse sim erp         push random orders to the central API
@@ -49,6 +50,15 @@ def _cmd_api(args: argparse.Namespace) -> int:
 
     app = create_app(ApiSettings())
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from api.migrate import upgrade
+    from api.settings import ApiSettings
+
+    url = args.database_url or ApiSettings().database_url
+    print(f"database at {asyncio.run(upgrade(url, args.revision))}")
     return 0
 
 
@@ -132,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
     api.set_defaults(func=_cmd_api)
+
+    migrate = sub.add_parser(
+        "migrate",
+        help="upgrade the central database's schema (WH_DATABASE_URL)",
+        description="Upgrade the central database to a revision (default: the newest), "
+        "holding the same lock as a starting API. To write a revision or to downgrade, "
+        "use `alembic` (api/migrations/README.md).",
+    )
+    migrate.add_argument(
+        "--database-url", help="SQLAlchemy URL (default: WH_DATABASE_URL, as the API reads it)"
+    )
+    migrate.add_argument("--revision", default="head", help="target revision (default head)")
+    migrate.set_defaults(func=_cmd_migrate)
 
     edge = sub.add_parser("edge", help="run the edge controller (settings from WH_* variables)")
     edge.set_defaults(func=_cmd_edge)

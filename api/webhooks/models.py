@@ -1,7 +1,7 @@
 """The webhooks' tables: subscriptions, the outbox of events, one delivery per
 (event, subscription).
 
-Registered on `api.db.Base`; `Database.create_tables` imports this module.
+Registered on `api.db.Base`; `api.migrate` imports this module, so the migrations see it.
 """
 
 from __future__ import annotations

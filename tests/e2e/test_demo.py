@@ -46,7 +46,7 @@ def test_the_demo_on_the_embedded_broker_ships_every_order_and_prints_a_summary(
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["demo"], ["api"], ["edge"], ["sim"], ["sim", "site"], ["sim", "erp"]],
+    [[], ["demo"], ["api"], ["edge"], ["migrate"], ["sim"], ["sim", "site"], ["sim", "erp"]],
 )
 def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:

@@ -28,7 +28,20 @@ MAX_PAGE = 200
     status_code=201,
     response_model=OrderResponse,
     responses={
-        **problem_responses(409),
+        **problem_responses(
+            described={
+                409: "`order-conflict`: the order id was pushed with another body at the same "
+                "version; `stale-order-version`: a lower version than stored "
+                "(`current_version` says which); `order-cancelled`: the order is cancelled "
+                "or being cancelled, a late push is refused; `amendment-refused`: a higher "
+                "version arrived after picking started, or the site holds the order and the "
+                "new lines cannot be reserved in full",
+                422: "Invalid body (`errors` names each field: unknown site, unknown SKU at "
+                "the site, duplicate line id, qty <= 0, incomplete address, unknown carrier); "
+                "or `idempotency-key-reused`: the Idempotency-Key was used with another body",
+                503: "The API is starting or stopping: retry (the push was not taken)",
+            }
+        ),
         200: {"model": OrderResponse, "description": "A retried push: the stored order"},
     },
 )
@@ -57,7 +70,11 @@ async def create_order(
     return submission.order
 
 
-@router.get("/{order_id}", response_model=OrderResponse, responses=problem_responses(404))
+@router.get(
+    "/{order_id}",
+    response_model=OrderResponse,
+    responses=problem_responses(described={404: "No such order"}),
+)
 async def get_order(order_id: str, caller: ErpCaller, session: ReadSession) -> OrderResponse:
     del caller
     if "\x00" in order_id:  # no id holds one, and PostgreSQL refuses it in a query
@@ -69,7 +86,13 @@ async def get_order(order_id: str, caller: ErpCaller, session: ReadSession) -> O
         return queries.to_response(order)
 
 
-@router.get("", response_model=OrderPage, responses=problem_responses())
+@router.get(
+    "",
+    response_model=OrderPage,
+    responses=problem_responses(
+        described={422: "A `cursor` this API did not give out, or `limit` out of 1-200"}
+    ),
+)
 async def list_orders(
     caller: ErpCaller,
     session: ReadSession,
@@ -94,7 +117,12 @@ class CancelRequest(BaseModel):
     "/{order_id}/cancel",
     response_model=OrderResponse,
     responses={
-        **problem_responses(404, 409),
+        **problem_responses(
+            described={
+                404: "No such order",
+                409: "`cancel-refused`: the order has shipped",
+            }
+        ),
         202: {
             "model": OrderResponse,
             "description": "The site holds the order: `cancel_requested` until it confirms",

@@ -30,7 +30,11 @@ def _known(context: Context, site: str) -> None:
         raise NotFound("site", site)
 
 
-@router.get("/{site}/work", response_model=WorkPage, responses=problem_responses(404))
+@router.get(
+    "/{site}/work",
+    response_model=WorkPage,
+    responses=problem_responses(described={404: "No such site"}),
+)
 async def get_work(
     site: SiteId,
     caller: EdgeCaller,
@@ -52,7 +56,13 @@ async def get_work(
     "/{site}/events",
     response_model=EventResults,
     response_model_exclude_none=True,
-    responses=problem_responses(404),
+    responses=problem_responses(
+        described={
+            404: "No such site",
+            422: "A malformed envelope (event_id, type, order_id, occurred_at) or more than "
+            "500 events; anything else wrong is a per-event `rejected` result",
+        }
+    ),
 )
 async def post_events(
     site: SiteId,

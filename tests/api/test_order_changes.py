@@ -170,3 +170,17 @@ async def test_the_invariant_check_sees_a_bin_changed_without_a_ledger_row(app: 
         async with app.state.context.database().reader() as session:
             problems = await stock_invariant_violations(session)
     assert problems == ["demo/A1-03: ledger says 40, on hand 1"]
+
+
+async def test_the_api_docs_describe_every_problem_an_order_push_or_cancel_can_answer(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    push = paths["/api/v1/orders"]["post"]["responses"]
+    cancel_answers = paths["/api/v1/orders/{order_id}/cancel"]["post"]["responses"]
+    for slug in ("order-conflict", "stale-order-version", "order-cancelled", "amendment-refused"):
+        assert slug in push["409"]["description"]
+    assert "idempotency-key-reused" in push["422"]["description"]
+    assert {"200", "201", "401", "403", "422", "503"} <= push.keys()
+    assert "cancel-refused" in cancel_answers["409"]["description"]
+    assert {"200", "202", "404"} <= cancel_answers.keys()

@@ -6,7 +6,6 @@ has not started on the order; else it reports an exception, docs/protocols.md)."
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -15,11 +14,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import AmendmentRefused, NotFound
-from api.models import OrderEventRow, OrderLineRow, OrderRow, ReservationRow
+from api.models import OrderLineRow, OrderRow, ReservationRow
 from api.orders.batch import Push, Submission
 from api.orders.existing import KnownOrder, answer_existing
 from api.orders.queries import load_order, to_response
 from api.orders.release import released_payload
+from api.orders.timeline import record
 from api.sites.feed import ORDER_RELEASED, append_work_item
 from api.stock.availability import lock_bins
 from api.stock.signals import StockSignals, announce_low_stock, low_stock_crossings
@@ -165,7 +165,7 @@ async def amend_order(
     order.version = request.version
     if new_status is not status:
         order.status = advance(order.order_id, status, new_status).value
-    _record(
+    record(
         session,
         order,
         "order.amended",
@@ -194,7 +194,7 @@ async def amend_order(
             payload=released_payload(request, allocations, bins, site, revision=order.revision),
             now=now,
         )
-        _record(session, order, ORDER_RELEASED, now, {"site": site.site, "seq": seq})
+        record(session, order, ORDER_RELEASED, now, {"site": site.site, "seq": seq})
     signals = StockSignals(low=low_stock_crossings(stock, before, today, {site.site: site}))
     await announce_low_stock(session, signals.low, now)
     answer = await _answer(session, order.id)
@@ -219,22 +219,6 @@ def _apply_header(order: OrderRow, body: dict[str, Any], digest: str, now: datet
     order.service = body["service"]
     order.request_hash = digest
     order.updated_at = now
-
-
-def _record(
-    session: AsyncSession, order: OrderRow, type: str, now: datetime, data: dict[str, Any]
-) -> None:
-    session.add(
-        OrderEventRow(
-            order_pk=order.id,
-            event_id=f"api-{uuid.uuid4()}",
-            type=type,
-            source="api",
-            occurred_at=now,
-            data=data,
-            recorded_at=now,
-        )
-    )
 
 
 async def _answer(session: AsyncSession, order_pk: int) -> Submission:

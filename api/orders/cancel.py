@@ -9,7 +9,6 @@ also releases what was not picked and asks the site to put back what was.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import CancelRefused, NotFound
-from api.models import OrderEventRow, OrderLineRow, OrderRow, ReservationRow
+from api.models import OrderLineRow, OrderRow, ReservationRow
 from api.orders.queries import load_order, to_response
 from api.orders.schemas import OrderResponse
+from api.orders.timeline import record
 from api.sites.feed import ORDER_CANCEL, append_work_item
 from api.webhooks import enqueue_webhook_event
 from controller.domain.orders import OrderStatus, advance
@@ -91,20 +91,3 @@ async def release_open(session: AsyncSession, order: OrderRow) -> int:
             r.released_qty += open_qty
             released += open_qty
     return released
-
-
-def record(
-    session: AsyncSession, order: OrderRow, type: str, now: datetime, data: dict[str, Any]
-) -> None:
-    """An API-made entry on the order's timeline."""
-    session.add(
-        OrderEventRow(
-            order_pk=order.id,
-            event_id=f"api-{uuid.uuid4()}",
-            type=type,
-            source="api",
-            occurred_at=now,
-            data=data,
-            recorded_at=now,
-        )
-    )

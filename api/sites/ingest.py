@@ -39,8 +39,9 @@ from api.models import (
     ParcelRow,
     ReservationRow,
 )
-from api.orders.cancel import record, release_open
+from api.orders.cancel import release_open
 from api.orders.putback import request_putback
+from api.orders.timeline import record
 from api.sites.schemas import (
     EventIn,
     EventResult,

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from api.orders.cancel import record
 from api.orders.queries import load_order
 from api.orders.release import stored_released_payload
+from api.orders.timeline import record
 from api.sites.feed import ORDER_RELEASED, append_work_item
 from api.stock.orderbook import OrderBook, OrderState
 from api.stock.schemas import OrderStockChange

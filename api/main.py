@@ -28,7 +28,7 @@ from api.stock.router import router as stock_router
 from api.webhooks.router import router as webhooks_router
 from api.webhooks.worker import DeliveryWorker
 from controller.domain.layout import Site
-from controller.routing import FloorMap
+from controller.routing import distances_to_nearest
 from controller.siteconfig import load_site
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,8 @@ log = logging.getLogger(__name__)
 
 def station_distances(site: Site) -> dict[str, float]:
     """Each bin's distance along the floor to its nearest station (closest-to-station)."""
-    floor = FloorMap(site)
-    stations = frozenset(station.node for station in site.stations)
-    return {b.node: floor.nearest(b.node, stations) for sku in site.skus for b in sku.bins}
+    reach = distances_to_nearest(site, frozenset(station.node for station in site.stations))
+    return {b.node: reach.get(b.node, float("inf")) for sku in site.skus for b in sku.bins}
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:

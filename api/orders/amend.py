@@ -19,9 +19,10 @@ from api.orders.batch import Push, Submission
 from api.orders.existing import KnownOrder, answer_existing
 from api.orders.queries import load_order, to_response
 from api.orders.release import released_payload
+from api.orders.schemas import header_columns
 from api.orders.timeline import record
 from api.sites.feed import ORDER_RELEASED, append_work_item
-from api.stock.availability import lock_bins
+from api.stock.availability import allocate_at, lock_bins
 from api.stock.signals import StockSignals, announce_low_stock, low_stock_crossings
 from controller.domain.orders import (
     LineReservation,
@@ -29,7 +30,7 @@ from controller.domain.orders import (
     advance,
     reservation_status,
 )
-from controller.domain.stock import LineRequest, allocate_lines
+from controller.domain.stock import LineRequest
 
 AMENDABLE = frozenset(
     {
@@ -114,15 +115,7 @@ async def amend_order(
     )
 
     wanted = [LineRequest(x.line_id, x.sku, x.qty) for x in request.lines]
-    allocations = allocate_lines(
-        wanted,
-        {
-            sku: stock[(site.site, sku)].candidates(
-                site.removal_for(sku), today, distances.get(site.site, {})
-            )
-            for sku in {x.sku for x in wanted}
-        },
-    )
+    allocations = allocate_at(site, wanted, stock, today, distances.get(site.site, {}))
     new_status = reservation_status(
         LineReservation(x.qty, allocations[x.line_id].reserved_qty) for x in wanted
     )
@@ -161,8 +154,10 @@ async def amend_order(
                 )
             )
 
-    _apply_header(order, request.model_dump(mode="json"), push.digest, now)
-    order.version = request.version
+    for column, value in header_columns(request).items():
+        setattr(order, column, value)
+    order.request_hash = push.digest
+    order.updated_at = now
     if new_status is not status:
         order.status = advance(order.order_id, status, new_status).value
     record(
@@ -207,18 +202,6 @@ def _short(wanted: list[LineRequest], allocations: Mapping[str, Any]) -> str:
         for x in wanted
         if allocations[x.line_id].short_qty
     )
-
-
-def _apply_header(order: OrderRow, body: dict[str, Any], digest: str, now: datetime) -> None:
-    order.channel = body["channel"]
-    order.priority = body["priority"]
-    order.ship_by = None if body["ship_by"] is None else datetime.fromisoformat(body["ship_by"])
-    order.customer = body["customer"]
-    order.ship_to = body["ship_to"]
-    order.carrier = body["carrier"]
-    order.service = body["service"]
-    order.request_hash = digest
-    order.updated_at = now
 
 
 async def _answer(session: AsyncSession, order_pk: int) -> Submission:

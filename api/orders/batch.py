@@ -52,13 +52,14 @@ from api.orders.schemas import (
     OrderLineOut,
     OrderResponse,
     TimelineEvent,
+    header_columns,
 )
 from api.sites.feed import ORDER_RELEASED
-from api.stock.availability import SkuStock, lock_bins
+from api.stock.availability import SkuStock, allocate_at, lock_bins
 from api.stock.signals import StockSignals, announce_low_stock, low_stock_crossings
 from controller.domain.layout import Site
 from controller.domain.orders import LineReservation, OrderStatus, reservation_status
-from controller.domain.stock import LineAllocation, LineRequest, allocate_lines
+from controller.domain.stock import LineAllocation, LineRequest
 
 ORDERS = OrderRow.__table__
 LINES = OrderLineRow.__table__
@@ -238,13 +239,7 @@ def _allocate(
     lines = [LineRequest(x.line_id, x.sku, x.qty) for x in push.request.lines]
     best: tuple[int, Site, dict[str, LineAllocation]] | None = None
     for site in push.sites:
-        candidates = {
-            sku: stock[(site.site, sku)].candidates(
-                site.removal_for(sku), today, distances.get(site.site, {})
-            )
-            for sku in {line.sku for line in lines}
-        }
-        allocations = allocate_lines(lines, candidates)
+        allocations = allocate_at(site, lines, stock, today, distances.get(site.site, {}))
         filled = sum(a.reserved_qty for a in allocations.values())
         if best is None or filled > best[0]:
             best = (filled, site, allocations)
@@ -328,15 +323,8 @@ def _order_row(new: _NewOrder, now: datetime) -> dict[str, Any]:
         "site": new.site.site,
         "status": new.status.value,
         "status_reason": None,
-        "channel": request.channel,
-        "priority": request.priority,
-        "ship_by": request.ship_by,
-        "customer": request.customer.model_dump(mode="json") if request.customer else None,
-        "ship_to": request.ship_to.model_dump(mode="json"),
-        "carrier": request.carrier,
-        "service": request.service,
+        **header_columns(request),
         "request_hash": new.push.digest,
-        "version": request.version,
         "revision": 1 if new.status is OrderStatus.RESERVED else 0,
         "released": new.status is OrderStatus.RESERVED,
         "created_at": now,

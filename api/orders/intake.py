@@ -87,17 +87,14 @@ class IntakeWriter:
         if not live:
             return
         outcome = await self._commit(live)
-        if outcome is None:  # the batch as a whole keeps failing: one push at a time
+        if isinstance(outcome, Exception):
             if len(live) == 1:
-                outcome = await self._commit(live, attempts=1, raise_last=True)
-            else:
+                _answer(live[0], outcome)
+            else:  # find the push that fails: one at a time
                 for push in live:
                     await self._decide([push])
-                return
-        assert outcome is not None
-        for push, answer in outcome.answers.items():
-            _answer(push, answer)
-        self._on_signals(outcome.signals)
+            return
+        self._settle(outcome)
         for push in outcome.deferred:
             await self._one_deferred(push)
 
@@ -105,11 +102,13 @@ class IntakeWriter:
         """An amendment, or a repeat of an id or key decided in the batch before: alone,
         now that what it depends on has committed."""
         outcome = await self._commit([push])
-        if outcome is not None and push in outcome.answers:
-            _answer(push, outcome.answers[push])
-            self._on_signals(outcome.signals)
+        if isinstance(outcome, Exception):
+            _answer(push, outcome)
             return
-        try:
+        self._settle(outcome)
+        if push not in outcome.deferred:
+            return
+        try:  # deferred again when alone: an amendment
             async with self._db.writer() as session, session.begin():
                 answer, signals = await amend_order(
                     session, push, now=utcnow(), today=self._today(), distances=self._distances
@@ -120,10 +119,15 @@ class IntakeWriter:
         _answer(push, answer)
         self._on_signals(signals)
 
-    async def _commit(
-        self, pushes: list[Push], *, attempts: int = ATTEMPTS, raise_last: bool = False
-    ) -> BatchOutcome | None:
-        for attempt in range(1, attempts + 1):
+    def _settle(self, outcome: BatchOutcome) -> None:
+        for push, answer in outcome.answers.items():
+            _answer(push, answer)
+        self._on_signals(outcome.signals)
+
+    async def _commit(self, pushes: list[Push]) -> BatchOutcome | Exception:
+        """The batch's outcome once committed, or the error that stopped it."""
+        last: Exception | None = None
+        for attempt in range(1, ATTEMPTS + 1):
             try:
                 async with self._db.writer() as session, session.begin():
                     return await take_batch(
@@ -137,19 +141,14 @@ class IntakeWriter:
                 # Another process stored one of these order ids or keys first: the next
                 # attempt finds it and answers it as a retry.
                 log.info("order intake batch lost a race (attempt %d): %s", attempt, exc.orig)
-                last: Exception = exc
-            except ApiProblem as exc:
                 last = exc
-                break
+            except ApiProblem as exc:
+                return exc
             except Exception as exc:
                 log.warning("order intake batch of %d failed: %r", len(pushes), exc)
-                last = exc
-                break
-        if raise_last:
-            for push in pushes:
-                _answer(push, last)
-            return BatchOutcome()
-        return None
+                return exc
+        assert last is not None
+        return last
 
 
 def _answer(push: Push, answer: Submission | BaseException) -> None:

@@ -111,6 +111,20 @@ class OrderCreateRequest(BaseModel):
     )
 
 
+def header_columns(request: OrderCreateRequest) -> dict[str, Any]:
+    """The order columns an ERP's push sets (all but the lines), as stored."""
+    return {
+        "channel": request.channel,
+        "priority": request.priority,
+        "ship_by": request.ship_by,
+        "customer": request.customer.model_dump(mode="json") if request.customer else None,
+        "ship_to": request.ship_to.model_dump(mode="json"),
+        "carrier": request.carrier,
+        "service": request.service,
+        "version": request.version,
+    }
+
+
 class AllocationOut(BaseModel):
     bin: str
     tote_id: str

@@ -366,15 +366,7 @@ async def _line_picked(session: AsyncSession, event: Event, applied: Applied) ->
         raise Rejected(f"order {order.order_id!r} has no line {data.line_id!r}")
     if line.sku != data.sku:
         raise Rejected(f"line {data.line_id!r} is for {line.sku!r}, not {data.sku!r}")
-    bin_row = await session.scalar(
-        select(BinRow)
-        .where(BinRow.site == order.site, BinRow.bin == data.bin)
-        .execution_options(populate_existing=True)
-    )
-    if bin_row is None:
-        raise Rejected(f"no bin {data.bin!r} at site {order.site!r}")
-    if data.tote_id is not None and data.tote_id != bin_row.tote_id:
-        raise Rejected(f"bin {data.bin!r} holds tote {bin_row.tote_id!r}, not {data.tote_id!r}")
+    bin_row = await _named_bin(session, order, data)
     reservations = list(
         (
             await session.scalars(
@@ -412,21 +404,50 @@ async def _line_picked(session: AsyncSession, event: Event, applied: Applied) ->
         await session.flush()
         await request_putback(session, order, event.site, event.now)
     # The units leave the bin for the site's staging area (bin_id NULL) until they ship.
-    for bin_id, delta in ((bin_row.id, -data.qty), (None, data.qty)):
-        session.add(
-            LedgerRow(
-                site=order.site,
-                bin_id=bin_id,
-                sku=line.sku,
-                lot=bin_row.lot,
-                qty_delta=delta,
-                reason="pick",
-                order_id=order.order_id,
-                event_id=event.envelope.event_id,
-                occurred_at=event.envelope.occurred_at,
-                recorded_at=event.now,
-            )
+    _book(session, event, bin_row.id, line.sku, bin_row.lot, -data.qty, "pick")
+    _book(session, event, None, line.sku, bin_row.lot, data.qty, "pick")
+
+
+async def _named_bin(session: AsyncSession, order: OrderRow, data: LinePickedData) -> BinRow:
+    """The bin (and tote) an event names, as stored now; Rejected if they do not match."""
+    bin_row = await session.scalar(
+        select(BinRow)
+        .where(BinRow.site == order.site, BinRow.bin == data.bin)
+        .execution_options(populate_existing=True)
+    )
+    if bin_row is None:
+        raise Rejected(f"no bin {data.bin!r} at site {order.site!r}")
+    if data.tote_id is not None and data.tote_id != bin_row.tote_id:
+        raise Rejected(f"bin {data.bin!r} holds tote {bin_row.tote_id!r}, not {data.tote_id!r}")
+    return bin_row
+
+
+def _book(
+    session: AsyncSession,
+    event: Event,
+    bin_id: int | None,
+    sku: str,
+    lot: str | None,
+    qty_delta: int,
+    reason: str,
+    reference: str | None = None,
+) -> None:
+    """A ledger row caused by an edge event; `bin_id` None is the site's staging area."""
+    session.add(
+        LedgerRow(
+            site=event.order.site,
+            bin_id=bin_id,
+            sku=sku,
+            lot=lot,
+            qty_delta=qty_delta,
+            reason=reason,
+            reference=reference,
+            order_id=event.order.order_id,
+            event_id=event.envelope.event_id,
+            occurred_at=event.envelope.occurred_at,
+            recorded_at=event.now,
         )
+    )
 
 
 async def _order_packed(session: AsyncSession, event: Event, applied: Applied) -> None:
@@ -523,19 +544,7 @@ async def _parcel_shipped(session: AsyncSession, event: Event, applied: Applied)
     for line in lines:
         line.shipped_qty = int(picked.get(line.id, 0) or 0)
         if line.shipped_qty:  # the units leave the site's staging area on the truck
-            session.add(
-                LedgerRow(
-                    site=order.site,
-                    bin_id=None,
-                    sku=line.sku,
-                    qty_delta=-line.shipped_qty,
-                    reason="ship",
-                    order_id=order.order_id,
-                    event_id=event.envelope.event_id,
-                    occurred_at=event.envelope.occurred_at,
-                    recorded_at=event.now,
-                )
-            )
+            _book(session, event, None, line.sku, None, -line.shipped_qty, "ship")
 
 
 async def _order_exception(session: AsyncSession, event: Event, applied: Applied) -> None:
@@ -564,15 +573,7 @@ async def _order_cancelled(session: AsyncSession, event: Event, applied: Applied
 async def _line_put_back(session: AsyncSession, event: Event, applied: Applied) -> None:
     order, data = event.order, event.data
     assert isinstance(data, LinePutBackData)
-    bin_row = await session.scalar(
-        select(BinRow)
-        .where(BinRow.site == order.site, BinRow.bin == data.bin)
-        .execution_options(populate_existing=True)
-    )
-    if bin_row is None:
-        raise Rejected(f"no bin {data.bin!r} at site {order.site!r}")
-    if data.tote_id is not None and data.tote_id != bin_row.tote_id:
-        raise Rejected(f"bin {data.bin!r} holds tote {bin_row.tote_id!r}, not {data.tote_id!r}")
+    bin_row = await _named_bin(session, order, data)
     reservations = list(
         (
             await session.scalars(
@@ -607,21 +608,7 @@ async def _line_put_back(session: AsyncSession, event: Event, applied: Applied) 
         .execution_options(synchronize_session=False)
     )
     for bin_id, delta in ((None, -data.qty), (bin_row.id, data.qty)):
-        session.add(
-            LedgerRow(
-                site=order.site,
-                bin_id=bin_id,
-                sku=data.sku,
-                lot=bin_row.lot,
-                qty_delta=delta,
-                reason="put_back",
-                reference=data.putback_id,
-                order_id=order.order_id,
-                event_id=event.envelope.event_id,
-                occurred_at=event.envelope.occurred_at,
-                recorded_at=event.now,
-            )
-        )
+        _book(session, event, bin_id, data.sku, bin_row.lot, delta, "put_back", data.putback_id)
 
 
 HANDLERS: dict[EventType, tuple[type[BaseModel], Handler]] = {

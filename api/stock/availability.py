@@ -11,7 +11,7 @@ that decides on it must hold the bins still:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,7 +19,16 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import OPEN_PREDICATE, BinRow, ReservationRow
-from controller.domain.stock import BinStock, RemovalStrategy, by_strategy
+from controller.domain.layout import Site
+from controller.domain.stock import (
+    BinStock,
+    LineAllocation,
+    LineRequest,
+    RemovalStrategy,
+    allocate_lines,
+    by_strategy,
+    is_expired,
+)
 
 OPEN_QTY = ReservationRow.qty - ReservationRow.picked_qty - ReservationRow.released_qty
 
@@ -38,7 +47,7 @@ class SkuStock:
         return sum(
             max(0, self.available[code])
             for code, row in self.bins.items()
-            if not (row.expires_on is not None and row.expires_on <= today)
+            if not is_expired(row.expires_on, today)
         )
 
     def candidates(
@@ -106,3 +115,21 @@ async def open_reserved(session: AsyncSession, bin_ids: list[int]) -> dict[int, 
         .group_by(ReservationRow.bin_id)
     )
     return {bin_id: int(total) for bin_id, total in rows.all()}
+
+
+def allocate_at(
+    site: Site,
+    lines: Sequence[LineRequest],
+    stock: Mapping[tuple[str, str], SkuStock],
+    today: date,
+    distances: Mapping[str, float],
+) -> dict[str, LineAllocation]:
+    """Allocate the lines from one site's locked stock, each SKU by its removal strategy
+    (nothing is taken from `stock`: the caller takes what it keeps)."""
+    return allocate_lines(
+        lines,
+        {
+            sku: stock[(site.site, sku)].candidates(site.removal_for(sku), today, distances)
+            for sku in {line.sku for line in lines}
+        },
+    )

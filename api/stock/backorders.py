@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import OrderLineRow, OrderRow, ReservationRow
-from api.stock.availability import SkuStock
+from api.stock.availability import SkuStock, allocate_at
 from api.stock.orderbook import LineState, OrderBook, OrderState
 from controller.domain.layout import Site
 from controller.domain.shortage import WAITING_STATUSES, Standing
-from controller.domain.stock import LineRequest, allocate_lines
+from controller.domain.stock import LineRequest
 
 
 async def fill_backorders(
@@ -87,13 +87,7 @@ def reallocate(
     if not wanted:
         return 0
     requests = [LineRequest(line.row.line_id, line.row.sku, qty) for line, qty in wanted]
-    allocations = allocate_lines(
-        requests,
-        {
-            sku: stock[(site.site, sku)].candidates(site.removal_for(sku), today, distances)
-            for sku in {r.sku for r in requests}
-        },
-    )
+    allocations = allocate_at(site, requests, stock, today, distances)
     if whole and any(a.short_qty for a in allocations.values()):
         return 0
     reserved = 0

@@ -196,8 +196,17 @@ class ApiServer:
     """The central API as a real process: uvicorn with the `create_app` factory, settings
     from `WH_*` variables, `--workers N` for several processes sharing one socket."""
 
-    def __init__(self, *, database_url: str, site_config: Path, workers: int, log: Path) -> None:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        site_config: Path,
+        workers: int,
+        log: Path,
+        app_factory: str = "api.main:create_app",
+    ) -> None:
         self._database_url, self._site_config, self._workers = database_url, site_config, workers
+        self._app_factory = app_factory
         self._listener: socket.socket | None = None
         if workers > 1:
             # uvicorn --workers binds its socket without IPPROTO_TCP, so asyncio never sets
@@ -225,7 +234,7 @@ class ApiServer:
         # The access log off, as `warehouse api` runs it (its log level is WARNING).
         self._args = [
             sys.executable,
-            *("-m", "uvicorn", "--factory", "api.main:create_app", *where),
+            *("-m", "uvicorn", "--factory", app_factory, *where),
             *("--log-level", "warning", "--no-access-log"),
         ]
         self._proc: subprocess.Popen[bytes] | None = None
@@ -241,6 +250,7 @@ class ApiServer:
                     site_config=self._site_config,
                     workers=1,
                     log=self._log_path.with_suffix(".init.log"),
+                    app_factory=self._app_factory,
                 ):
                     pass
             with self._log_path.open("wb") as log:

@@ -19,11 +19,18 @@ RUN_DEADLINE_S = 60.0
 
 
 def _run(module: str, tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    """A database benchmark, on SQLite, once."""
+    return _run_module(
+        module, tmp_path, *("--db", "sqlite", "--repeat", "1", "--raw-updates", "100", *args)
+    )
+
+
+def _run_module(module: str, tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
     out = tmp_path / f"{module}.json"
     result = subprocess.run(
         [
-            *(sys.executable, "-m", f"benchmarks.{module}", "--db", "sqlite", "--repeat", "1"),
-            *("--raw-updates", "100", "--workdir", str(tmp_path), "--json", str(out), *args),
+            *(sys.executable, "-m", f"benchmarks.{module}"),
+            *("--workdir", str(tmp_path), "--json", str(out), *args),
         ],
         cwd=REPO,
         capture_output=True,
@@ -67,3 +74,17 @@ def test_last_unit_race_sells_the_stock_exactly_once(tmp_path: Path) -> None:
     assert run["oversold_by_answers"] == run["oversold_by_sql"] == 0
     assert [b["open_qty"] for b in run["bins"]] == [b["on_hand"] for b in run["bins"]]
     assert "oversold (answers) | oversold (SQL)" in stdout
+
+
+def test_intake_floor_answers_every_push_without_the_database(tmp_path: Path) -> None:
+    stdout, doc = _run_module(
+        "intake_floor", tmp_path, *("--clients", "1,4", "--orders", "12", "--repeat", "1")
+    )
+    assert [(p["clients"], p["requests"]) for p in doc["phases"]] == [(1, 12), (4, 12)]
+    for phase in doc["phases"]:
+        assert phase["errors"] == {}
+        assert phase["order_statuses"] == {"reserved": 12}
+        assert phase["rate"] > 0
+        assert phase["client_cpu_us"] > 0
+    assert "| clients | orders/s median (min-max) | p50 ms | p99 ms | errors |" in stdout
+    assert "| 4 |" in stdout

@@ -67,5 +67,7 @@ def require(*allowed: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
 ErpCaller = Annotated[Principal, Depends(require(Scope.ERP))]
 EdgeCaller = Annotated[Principal, Depends(require(Scope.EDGE))]
 StockReader = Annotated[Principal, Depends(require(Scope.ERP, Scope.OPS, Scope.EDGE))]
+# The fleet view: operations, and the edge that pushes it.
+FleetReader = Annotated[Principal, Depends(require(Scope.OPS, Scope.EDGE))]
 # Receipts and counts: from the ERP (goods receipts, physical inventory) or operations.
 StockKeeper = Annotated[Principal, Depends(require(Scope.ERP, Scope.OPS))]

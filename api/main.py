@@ -17,6 +17,7 @@ from api.auth import KeyRing
 from api.context import AppContext
 from api.db import Database
 from api.errors import install_error_handlers
+from api.fleet.router import router as fleet_router
 from api.metrics import Metrics
 from api.migrate import migrated
 from api.orders.intake import IntakeWriter
@@ -97,6 +98,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(orders_router)
     app.include_router(stock_router)
     app.include_router(sites_router)
+    app.include_router(fleet_router)
     app.include_router(webhooks_router)
     app.include_router(health.router)
     return app

@@ -66,6 +66,13 @@ def head_revision() -> str:
     return head
 
 
+def base_revision() -> str:
+    base = _script().get_base()
+    if base is None:
+        raise RuntimeError(f"no single base revision in {SCRIPT_LOCATION / 'versions'}")
+    return base
+
+
 def current_revisions(conn: Connection) -> set[str]:
     return set(MigrationContext.configure(conn).get_current_heads())
 
@@ -152,14 +159,12 @@ class ForeignKeysBroken(RuntimeError):
         self.violations = violations
 
 
-def _adopt_unversioned(conn: Connection, script: ScriptDirectory) -> None:
+def _adopt_unversioned(conn: Connection) -> None:
     """Stamp a database built by `create_all` (no `alembic_version`) as the first revision,
     whose schema is what `create_all` built, so that upgrading continues from there."""
     if current_revisions(conn) or not inspect(conn).has_table(LEGACY_MARKER_TABLE):
         return
-    base = script.get_base()
-    if base is None:
-        raise RuntimeError(f"no single base revision in {SCRIPT_LOCATION / 'versions'}")
+    base = base_revision()
     log.warning("database has tables but no alembic_version: stamping it as %s", base)
     config = alembic_config()
     config.attributes["connection"] = conn
@@ -169,7 +174,7 @@ def _adopt_unversioned(conn: Connection, script: ScriptDirectory) -> None:
 def _upgrade(conn: Connection, revision: str) -> bool:
     if revision == "head" and current_revisions(conn) == {head_revision()}:
         return False  # already there: skip running env.py and the revision scripts
-    _adopt_unversioned(conn, _script())
+    _adopt_unversioned(conn)
     config = alembic_config()
     config.attributes["connection"] = conn
     command.upgrade(config, revision)

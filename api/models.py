@@ -282,3 +282,15 @@ class StockDocumentRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AgvStatusRow(Base):
+    """The newest fleet snapshot of each AGV, as its site's edge pushed it (api/fleet)."""
+
+    __tablename__ = "agv_status"
+
+    site: Mapped[str] = mapped_column(ForeignKey("sites.site"), primary_key=True)
+    serial_number: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column(UtcDateTime())  # the edge's clock
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime())  # the API's clock
+    status: Mapped[dict[str, Any]] = mapped_column(Json)  # api.fleet.schemas.AgvStatus

@@ -64,6 +64,12 @@ class CentralApi:
             raise CentralError(f"POST {url}: not an ingest answer: {_excerpt(body)}")
         return results
 
+    async def put_fleet(self, snapshots: Sequence[dict[str, Any]]) -> None:
+        """The newest snapshot of each AGV (edge/fleet.py); late ones the API ignores."""
+        await self._call(
+            "PUT", f"/api/v1/sites/{self.site_id}/agvs", json={"agvs": list(snapshots)}
+        )
+
     async def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = await self._http.request(method, url, **kwargs)

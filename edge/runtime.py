@@ -44,6 +44,7 @@ from edge.central import (
 )
 from edge.codecs.common import utc_timestamp
 from edge.codecs.errors import PayloadError
+from edge.fleet import FleetReporter
 from edge.inbound import dispatch
 from edge.metrics import EdgeMetrics
 from edge.mqtt.connection import MqttConnection, Publication
@@ -115,6 +116,7 @@ class EdgeRuntime:
         producers = [
             asyncio.create_task(self._guarded("work feed", self._pull_work)),
             asyncio.create_task(self._guarded("tick", self._tick)),
+            asyncio.create_task(self._guarded("fleet", self._report_fleet)),
         ]
         outbox = asyncio.create_task(self._guarded("outbox", self._drain_outbox))
         stopper = asyncio.create_task(stop.wait())
@@ -275,6 +277,21 @@ class EdgeRuntime:
                 await asyncio.sleep(_backoff(0.5, failures))
                 continue
             delay, failures = 0.5, 0
+
+    async def _report_fleet(self) -> None:
+        reporter = FleetReporter()
+        while True:
+            await asyncio.sleep(self.settings.central.fleet_interval_s)
+            now = utcnow()
+            try:
+                due = reporter.due(self.controller.agvs.values(), now)
+                if due:
+                    await self.central.put_fleet(due)
+                    reporter.sent(due, now)
+            except CentralError as exc:
+                log.warning("central API unavailable, fleet status waits: %s", exc)
+            except Exception:
+                self._loop_failed("fleet")
 
     async def _tick(self) -> None:
         interval = self.settings.tick_interval_s

@@ -25,6 +25,8 @@ class CentralSettings(BaseModel):
     url: str = "http://127.0.0.1:8000"
     api_key: SecretStr = SecretStr("")
     poll_interval_s: float = Field(default=0.5, gt=0)
+    # How often the AGVs' changed snapshots go to the fleet view (edge/fleet.py).
+    fleet_interval_s: float = Field(default=2.0, gt=0)
 
 
 class EdgeSettings(BaseSettings):

@@ -19,15 +19,18 @@ from api.sites.schemas import (
     EventResults,
     WorkPage,
 )
+from controller.domain.layout import Site
 
 router = APIRouter(prefix="/api/v1/sites", tags=["edge"])
 
 SiteId = Annotated[str, Path(description="The site id of `config/sites/<site>.yaml`")]
 
 
-def _known(context: Context, site: str) -> None:
-    if site not in context.sites:
+def known_site(context: Context, site: str) -> Site:
+    config = context.sites.get(site)
+    if config is None:
         raise NotFound("site", site)
+    return config
 
 
 @router.get(
@@ -45,7 +48,7 @@ async def get_work(
 ) -> WorkPage:
     """Work items with `seq > after`, oldest first. Persist `next_after` and ask with it."""
     del caller
-    _known(context, site)
+    known_site(context, site)
     async with session.begin():
         rows = await read_work(session, site=site, after=after, limit=limit)
     items = [WORK_ITEM.validate_python(work_item_body(r.seq, r.type, r.payload)) for r in rows]
@@ -73,7 +76,7 @@ async def post_events(
 ) -> EventResults:
     """Reports from the edge, at least once: one result per event, in order."""
     del caller
-    _known(context, site)
+    known_site(context, site)
     outcome = await ingest(session, context.sites[site], body.events)
     for event_type, result in outcome.counts:
         context.metrics.event_ingested(event_type, result)

@@ -21,14 +21,17 @@ class Agv:
     state_at: datetime | None = None
     task_id: str | None = None  # the transport task it is executing, if any
 
+    def stale(self, now: datetime) -> bool:
+        """No state for longer than the vehicle may stay silent (CHECKLIST 48)."""
+        return self.state_at is None or now - self.state_at > STATE_STALE_AFTER
+
     def dispatchable(self, now: datetime) -> bool:
         state = self.state
         return (
             self.task_id is None
             and self.connection is ConnectionState.ONLINE
             and state is not None
-            and self.state_at is not None
-            and now - self.state_at <= STATE_STALE_AFTER
+            and not self.stale(now)
             and state.order_complete
             and not state.driving
             and not state.has_fatal_error

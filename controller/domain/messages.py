@@ -92,6 +92,15 @@ class AgvError:
     error_type: str
     level: str  # WARNING | FATAL
     description: str = ""
+    references: tuple[tuple[str, str], ...] = ()  # (referenceKey, referenceValue)
+
+
+@dataclass(frozen=True, slots=True)
+class AgvPosition:
+    x: float
+    y: float
+    theta: float
+    map_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +116,11 @@ class AgvState:
     errors: tuple[AgvError, ...]
     operating_mode: str
     battery_charge: float
+    order_update_id: int = 0
+    charging: bool = False
+    paused: bool = False
+    e_stop: str = "NONE"  # safetyState.eStop: AUTOACK, MANUAL, REMOTE, NONE
+    position: AgvPosition | None = None  # None while the vehicle's is not initialised
 
     @property
     def order_complete(self) -> bool:

@@ -12,6 +12,7 @@ from controller.domain.messages import (
     ActionState,
     ActionStatus,
     AgvError,
+    AgvPosition,
     AgvState,
     ConnectionState,
     RequestAgvState,
@@ -37,10 +38,29 @@ class _ActionState(WireModel):
     actionStatus: ActionStatus
 
 
+class _ErrorReference(WireModel):
+    referenceKey: str
+    referenceValue: str
+
+
 class _Error(WireModel):
     errorType: str
     errorLevel: Literal["WARNING", "FATAL"]
     errorDescription: str = ""
+    errorReferences: list[_ErrorReference] = Field(default_factory=list)
+
+
+class _Position(WireModel):
+    x: StrictFloat | StrictInt
+    y: StrictFloat | StrictInt
+    theta: StrictFloat | StrictInt
+    mapId: str
+    positionInitialized: StrictBool
+
+
+class _Safety(WireModel):
+    eStop: str
+    fieldViolation: StrictBool
 
 
 class _Battery(WireModel):
@@ -60,6 +80,9 @@ class AgvStatePayload(_Header):
     batteryState: _Battery
     operatingMode: str
     errors: list[_Error]
+    paused: StrictBool | None = None  # optional in 2.1
+    agvPosition: _Position | None = None  # optional in 2.1
+    safetyState: _Safety | None = None  # required by the schema; tolerated if missing
 
 
 class AgvConnectionPayload(_Header):
@@ -87,10 +110,30 @@ def decode_state(payload: bytes, manufacturer: str, serial: str) -> AgvState:
         action_states=tuple(
             ActionState(a.actionId, a.actionType or "", a.actionStatus) for a in msg.actionStates
         ),
-        errors=tuple(AgvError(e.errorType, e.errorLevel, e.errorDescription) for e in msg.errors),
+        errors=tuple(
+            AgvError(
+                e.errorType,
+                e.errorLevel,
+                e.errorDescription,
+                tuple((r.referenceKey, r.referenceValue) for r in e.errorReferences),
+            )
+            for e in msg.errors
+        ),
         operating_mode=msg.operatingMode,
         battery_charge=msg.batteryState.batteryCharge,
+        order_update_id=msg.orderUpdateId,
+        charging=msg.batteryState.charging,
+        paused=bool(msg.paused),
+        e_stop=msg.safetyState.eStop if msg.safetyState else "NONE",
+        position=_position(msg.agvPosition),
     )
+
+
+def _position(position: _Position | None) -> AgvPosition | None:
+    """CHECKLIST 56: x/y/theta mean nothing until the vehicle has initialised them."""
+    if position is None or not position.positionInitialized:
+        return None
+    return AgvPosition(position.x, position.y, position.theta, position.mapId)
 
 
 def decode_connection(payload: bytes, manufacturer: str, serial: str) -> ConnectionState:

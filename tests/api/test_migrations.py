@@ -135,14 +135,17 @@ async def test_downgrade_to_base_then_upgrade_to_head(database_url: str) -> None
 async def test_a_database_built_before_migrations_is_adopted_and_keeps_its_rows(
     database_url: str,
 ) -> None:
-    # What the API did before migrations. (The constraints' names are PostgreSQL's own
-    # either way; SQLite's were unnamed then, a difference of names only.)
-    def legacy_create_all(conn: Connection) -> None:
+    # What the API did before migrations: `create_all` of the models as they were then,
+    # which is the first revision's schema (later revisions added to it), with no
+    # alembic_version table.
+    await migrate.upgrade(database_url, migrate.base_revision())
+
+    def legacy_rows(conn: Connection) -> None:
         with conn.begin():
-            migrate.metadata().create_all(conn)
+            conn.execute(sa.text("DROP TABLE alembic_version"))
             conn.execute(sa.text("INSERT INTO sites (site, name, last_seq) VALUES ('x', 'X', 7)"))
 
-    await on_database(database_url, legacy_create_all)
+    await on_database(database_url, legacy_rows)
 
     assert await migrate.upgrade(database_url) == migrate.head_revision()
     assert await on_database(database_url, schema_drift) == []

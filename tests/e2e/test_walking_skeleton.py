@@ -34,6 +34,7 @@ ORDERS = 8
 SPEEDUP = 20.0
 SEED = 7
 RUN_DEADLINE_S = 240.0
+FLEET_DEADLINE_S = 30.0
 FINAL = frozenset({"shipped", "exception", "cancelled"})
 
 
@@ -50,6 +51,7 @@ class SiteRun:
     orders: dict[str, dict[str, Any]]
     stock_before: dict[str, dict[str, Any]]
     stock_after: dict[str, dict[str, Any]]
+    fleet: dict[str, dict[str, Any]]  # GET /api/v1/sites/{site}/agvs, by serial number
     vda_messages: list[VdaMessage] = field(default_factory=list)
     logs: str = ""
 
@@ -110,7 +112,7 @@ async def _run_site(broker: Broker, workdir: Path) -> SiteRun:
                 {
                     "WH_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'central.db'}",
                     "WH_SITE_CONFIGS": json.dumps([str(config)]),
-                    "WH_API_KEYS": json.dumps({erp_key: ["erp"], edge_key: ["edge"]}),
+                    "WH_API_KEYS": json.dumps({erp_key: ["erp", "ops"], edge_key: ["edge"]}),
                 },
                 workdir / "api.log",
             )
@@ -127,6 +129,7 @@ async def _run_site(broker: Broker, workdir: Path) -> SiteRun:
                     "WH_CENTRAL__API_KEY": edge_key,
                     "WH_DB_PATH": str(workdir / "edge.db"),
                     "WH_METRICS_PORT": str(metrics_port),
+                    "WH_CENTRAL__FLEET_INTERVAL_S": "0.5",
                 },
                 workdir / "edge.log",
             )
@@ -151,7 +154,8 @@ async def _run_site(broker: Broker, workdir: Path) -> SiteRun:
             )
             orders = await _until_final(http, order_ids, procs)
             stock_after = {sku: (await http.get(f"/api/v1/stock/{sku}")).json() for sku in skus}
-        return SiteRun(orders, stock_before, stock_after, vda)
+            fleet = await _fleet_settled(http, site_id)
+        return SiteRun(orders, stock_before, stock_after, fleet, vda)
     finally:
         for proc in procs:
             if proc.returncode is None:
@@ -184,6 +188,23 @@ async def _until_final(
             return orders
         if any(proc.returncode is not None for proc in procs) or loop.time() > deadline:
             return orders
+        await asyncio.sleep(0.25)
+
+
+async def _fleet_settled(http: httpx.AsyncClient, site_id: str) -> dict[str, dict[str, Any]]:
+    """The fleet view once every AGV is reported online and idle (or at the deadline)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FLEET_DEADLINE_S
+    while True:
+        answer = await http.get(f"/api/v1/sites/{site_id}/agvs")
+        answer.raise_for_status()
+        fleet = {agv["serial_number"]: agv for agv in answer.json()["agvs"]}
+        statuses = [agv["status"] for agv in fleet.values()]
+        settled = all(
+            s is not None and s["connection"] == "ONLINE" and not s["driving"] for s in statuses
+        )
+        if settled or loop.time() > deadline:
+            return fleet
         await asyncio.sleep(0.25)
 
 
@@ -258,3 +279,21 @@ def test_vda5050_orders_and_instant_actions_go_at_qos_0_and_are_never_retained(
 ) -> None:
     # CHECKLIST 4 and 6: a retained order would be replayed to a restarting AGV
     assert {(m.qos, m.retain) for m in site_run.vda_messages} == {(0, False)}
+
+
+def test_the_fleet_view_shows_every_agv_with_its_last_trip(site_run: SiteRun) -> None:
+    assert sorted(site_run.fleet) == ["AGV-01", "AGV-02", "AGV-03", "AGV-04"], site_run.logs
+    for serial, agv in site_run.fleet.items():
+        status = agv["status"]
+        assert status is not None, f"{serial} never reported\n{site_run.logs}"
+        assert agv["report_stale"] is False
+        assert (status["connection"], status["operating_mode"]) == ("ONLINE", "AUTOMATIC")
+        assert status["stale"] is False
+        assert 0 < status["battery"]["charge"] <= 100
+        assert status["position"] is not None
+        assert status["last_node_id"]
+    trips = [a["status"]["order"] for a in site_run.fleet.values() if a["status"]["order"]]
+    assert trips, "no AGV shows the order of a trip it made"
+    for order in trips:
+        assert (order["nodes_left"], order["edges_left"]) == (0, 0)
+        assert order["actions_finished"] == order["actions_total"]

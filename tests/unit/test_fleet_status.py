@@ -1,0 +1,125 @@
+"""The edge's fleet snapshots: built from what the AGV sent, in the API's own schema, and sent
+when they change or have not been sent for a while."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from api.fleet.schemas import AgvStatus
+from controller.domain.fleet import STATE_STALE_AFTER, Agv
+from controller.domain.messages import ConnectionState
+from edge.codecs.fleet import agv_status
+from edge.codecs.vda5050 import decode_state
+from edge.fleet import REFRESH, FleetReporter
+from tests.unit.test_vda5050_codec import STATE
+from tests.vda5050_schemas import problems
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+DRIVING = STATE | {
+    "orderUpdateId": 2,
+    "nodeStates": [
+        {"nodeId": "F01", "sequenceId": 6, "released": True},
+        {"nodeId": "ST1", "sequenceId": 8, "released": True},
+    ],
+    "edgeStates": [
+        {"edgeId": "A1-01_F01", "sequenceId": 5, "released": True},
+        {"edgeId": "F01_ST1", "sequenceId": 7, "released": True},
+    ],
+    "driving": True,
+    "paused": False,
+    "agvPosition": {"x": 6.5, "y": 4.0, "theta": 0.5, "mapId": "demo", "positionInitialized": True},
+    "batteryState": {"batteryCharge": 42.0, "charging": False},
+    "errors": [
+        {
+            "errorType": "lowBattery",
+            "errorLevel": "WARNING",
+            "errorDescription": "below 45 %",
+            "errorReferences": [{"referenceKey": "orderId", "referenceValue": "demo-1"}],
+        }
+    ],
+    "safetyState": {"eStop": "NONE", "fieldViolation": False},
+}
+
+
+def online_agv(state: dict[str, Any] = DRIVING, at: datetime = NOW) -> Agv:
+    assert problems("state", state) == []
+    agv = Agv("AGV-01", "simbotics", ConnectionState.ONLINE, task_id="demo-1")
+    agv.state = decode_state(json.dumps(state).encode(), "simbotics", "AGV-01")
+    agv.state_at = at
+    return agv
+
+
+def test_a_snapshot_carries_what_an_operator_needs_in_the_api_schema() -> None:
+    body = agv_status(online_agv(), NOW + timedelta(seconds=1))
+    status = AgvStatus.model_validate(body)  # the contract: what the API accepts
+    assert status.connection == "ONLINE"
+    assert status.operating_mode == "AUTOMATIC"
+    assert (status.driving, status.paused, status.e_stop) == (True, False, "NONE")
+    assert status.battery is not None
+    assert (status.battery.charge, status.battery.charging) == (42.0, False)
+    assert status.position is not None
+    assert (status.position.x, status.position.y, status.position.map_id) == (6.5, 4.0, "demo")
+    assert status.order is not None
+    assert status.order.model_dump() == {
+        "order_id": "demo-1",
+        "order_update_id": 2,
+        "task_id": "demo-1",
+        "nodes_left": 2,
+        "edges_left": 2,
+        "actions_finished": 1,
+        "actions_total": 2,
+    }
+    assert [(e.error_type, e.level, e.references) for e in status.errors] == [
+        ("lowBattery", "WARNING", {"orderId": "demo-1"})
+    ]
+    assert status.stale is False
+    assert status.dispatchable is False  # it has a task
+
+
+def test_a_position_not_initialised_is_not_shown() -> None:
+    unsure = DRIVING | {"agvPosition": DRIVING["agvPosition"] | {"positionInitialized": False}}
+    assert agv_status(online_agv(unsure), NOW)["position"] is None
+
+
+def test_an_agv_never_heard_from_is_offline_and_stale() -> None:
+    body = agv_status(Agv("AGV-02", "simbotics"), NOW)
+    status = AgvStatus.model_validate(body)
+    assert (status.connection, status.stale, status.dispatchable) == ("OFFLINE", True, False)
+    assert (status.state_at, status.battery, status.order) == (None, None, None)
+
+
+def test_silence_beyond_the_state_interval_makes_it_stale() -> None:
+    agv = online_agv()
+    assert agv_status(agv, NOW + STATE_STALE_AFTER)["stale"] is False
+    assert agv_status(agv, NOW + STATE_STALE_AFTER + timedelta(seconds=1))["stale"] is True
+
+
+def test_a_battery_reading_out_of_range_is_clamped_not_refused() -> None:
+    wild = DRIVING | {"batteryState": {"batteryCharge": 100.4, "charging": True}}
+    status = AgvStatus.model_validate(agv_status(online_agv(wild), NOW))
+    assert status.battery is not None
+    assert status.battery.charge == 100.0
+
+
+def test_snapshots_are_sent_when_they_change_and_refreshed_when_they_do_not() -> None:
+    reporter = FleetReporter()
+    agv = online_agv()
+    first = reporter.due([agv], NOW)
+    assert [b["serial_number"] for b in first] == ["AGV-01"]
+    reporter.sent(first, NOW)
+    assert reporter.due([agv], NOW + timedelta(seconds=2)) == []
+    agv.state = decode_state(json.dumps(STATE).encode(), "simbotics", "AGV-01")  # it arrived
+    changed = reporter.due([agv], NOW + timedelta(seconds=4))
+    assert [b["last_node_id"] for b in changed] == ["A1-01"]
+    reporter.sent(changed, NOW + timedelta(seconds=4))
+    assert reporter.due([agv], NOW + timedelta(seconds=4) + REFRESH - timedelta(seconds=1)) == []
+    assert len(reporter.due([agv], NOW + timedelta(seconds=4) + REFRESH)) == 1
+
+
+def test_a_push_that_failed_is_due_again() -> None:
+    reporter = FleetReporter()
+    agv = online_agv()
+    assert len(reporter.due([agv], NOW)) == 1  # not marked sent: the push failed
+    assert len(reporter.due([agv], NOW + timedelta(seconds=2))) == 1

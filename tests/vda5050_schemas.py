@@ -1,8 +1,10 @@
 """Validators for the official VDA 5050 2.1.0 schemas (copied to tests/reference/vda5050/).
 
-Format checking is on (date-time really checked: rfc3339-validator is installed). `validator`
-adds an overlay that forbids keys the schema does not define (the schemas allow any,
-upstream #174), so a typo such as `informations` fails too; `raw_validator` is the schema as
+Format checking is on (date-time really checked: rfc3339-validator is installed).
+`errata_validator` is the schema with the known errata corrected (2.1.0 `state` lacks the
+`PAUSED` action status that spec 2.1 §6.11 defines, upstream #356); `validator` adds to that
+an overlay that forbids keys the schema does not define (the schemas allow any, upstream
+#174), so a typo such as `informations` fails too; `raw_validator` is the schema as
 published. The schema files themselves are never edited.
 """
 
@@ -38,14 +40,28 @@ def raw_schema(topic: str) -> dict[str, Any]:
     return schema
 
 
+def _with_errata(topic: str) -> dict[str, Any]:
+    schema = copy.deepcopy(raw_schema(topic))
+    if topic == "state":
+        status = schema["properties"]["actionStates"]["items"]["properties"]["actionStatus"]
+        if "PAUSED" not in status["enum"]:
+            status["enum"].append("PAUSED")
+    return schema
+
+
 @cache
 def raw_validator(topic: str) -> Draft202012Validator:
     return Draft202012Validator(raw_schema(topic), format_checker=FormatChecker())
 
 
 @cache
+def errata_validator(topic: str) -> Draft202012Validator:
+    return Draft202012Validator(_with_errata(topic), format_checker=FormatChecker())
+
+
+@cache
 def validator(topic: str) -> Draft202012Validator:
-    strict = copy.deepcopy(raw_schema(topic))
+    strict = _with_errata(topic)
     _forbid_unknown_keys(strict)
     Draft202012Validator.check_schema(strict)
     return Draft202012Validator(strict, format_checker=FormatChecker())

@@ -1,4 +1,14 @@
-"""An AGV on the broker: one MQTT connection per vehicle (VDA 5050 2.1 §6.14)."""
+"""An AGV on the broker: one MQTT connection per vehicle (VDA 5050 2.1 §6.14).
+
+Connection: last will `connection` CONNECTIONBROKEN (QoS 1, retained) set at CONNECT, then
+ONLINE (QoS 1, retained); on a clean stop OFFLINE, then DISCONNECT (the shell). Factsheet
+retained on every connect and again on `factsheetRequest`; state on every trigger and at
+least every `state_interval_s` wall seconds.
+
+Fault injection for tests and demos: `inject_fatal_error`, `clear_fatal_error`,
+`set_speed_factor`, `refuse_next_orders` (the model's, stamped with the clock's now) and
+`drop_connection` (the shell's).
+"""
 
 from __future__ import annotations
 
@@ -16,11 +26,14 @@ from simulators.common.world import World
 log = logging.getLogger(__name__)
 
 STATE_INTERVAL_WALL_S = 10.0  # VDA 5050 §6.10: a state at least every 30 s; we send every 10 s
+KEEPALIVE_S = 15  # VDA 5050 §6.14: an MQTT keepalive of about 15 s
 INTERFACE = "uagv"
 MAJOR = "v2"
 
 
 class AgvDevice(DeviceShell):
+    keepalive_s = KEEPALIVE_S
+
     def __init__(
         self,
         *,
@@ -32,8 +45,10 @@ class AgvDevice(DeviceShell):
         port: int,
         rng: random.Random,
         durations: AgvDurations | None = None,
+        state_interval_s: float = STATE_INTERVAL_WALL_S,
     ) -> None:
         super().__init__(host=host, port=port, clock=clock)
+        self.state_interval_s = state_interval_s
         self.model = AgvModel(
             manufacturer=config.manufacturer,
             serial_number=config.serial_number,
@@ -84,11 +99,29 @@ class AgvDevice(DeviceShell):
         self.model.advance(self.clock.now())
         await self._flush(link)
         wall = self.clock.wall()
-        if wall - self._last_state_wall >= STATE_INTERVAL_WALL_S:
+        if wall - self._last_state_wall >= self.state_interval_s:
             await self._publish_state(link)
         due = self.model.next_due()
-        periodic = self._last_state_wall + STATE_INTERVAL_WALL_S - self.clock.wall()
+        periodic = self._last_state_wall + self.state_interval_s - self.clock.wall()
         return min_delay(None if due is None else self.clock.wall_delay(due), max(0.0, periodic))
+
+    # ---- injected faults (connection loss: DeviceShell.drop_connection) -------------------
+
+    def inject_fatal_error(self, **details: str) -> None:
+        """See `AgvModel.inject_fatal_error`; `details` are its `error_type`/`description`."""
+        self.model.inject_fatal_error(self.clock.now(), **details)
+        self.wake()
+
+    def clear_fatal_error(self) -> None:
+        self.model.clear_fatal_error(self.clock.now())
+        self.wake()
+
+    def set_speed_factor(self, factor: float) -> None:
+        self.model.set_speed_factor(factor, self.clock.now())
+        self.wake()
+
+    def refuse_next_orders(self, count: int = 1) -> None:
+        self.model.refuse_next_orders(count)
 
     async def on_clean_stop(self, link: Link) -> None:
         await self._publish_connection(link, "OFFLINE")

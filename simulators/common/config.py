@@ -120,11 +120,12 @@ class SiteConfig(_Model):
 
 
 class SiteMap:
-    """Node positions and the two-way edges between them, for the vehicles' navigation."""
+    """Node positions and kinds and the two-way edges between them, for navigation."""
 
     def __init__(self, site: SiteConfig) -> None:
         self.map_id = site.map_id
         self.positions: dict[str, tuple[float, float]] = {n.id: (n.x, n.y) for n in site.nodes}
+        self.kinds: dict[str, str] = {n.id: n.kind for n in site.nodes}
         self._edges: set[frozenset[str]] = {frozenset(e) for e in site.edges}
 
     def has_edge(self, a: str, b: str) -> bool:

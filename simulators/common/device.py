@@ -33,6 +33,7 @@ class DeviceShell:
     """Subclasses set `client_id` and override the hooks they need."""
 
     client_id: str
+    keepalive_s = 15  # MQTT keepalive; VDA 5050 §6.14 asks AGVs for about 15 s
 
     def __init__(self, *, host: str, port: int, clock: SimClock) -> None:
         self.host = host
@@ -40,7 +41,10 @@ class DeviceShell:
         self.clock = clock
         self.malformed = 0  # inbound messages dropped as malformed
         self.connected = asyncio.Event()
+        self.connections = 0  # successful connects so far (a reconnect counts again)
         self._wake = asyncio.Event()
+        self._link: Link | None = None
+        self._offline_until = float("-inf")  # wall time: an injected outage lasts until then
 
     # hooks -------------------------------------------------------------------------
 
@@ -69,30 +73,46 @@ class DeviceShell:
         """Something changed outside the device's own timers: tick soon."""
         self._wake.set()
 
+    def drop_connection(self, down_for_s: float = 1.0) -> None:
+        """Injected fault: lose the connection without a DISCONNECT (the broker publishes the
+        last will), stay away `down_for_s` wall seconds, then reconnect as usual."""
+        self._offline_until = self.clock.wall() + down_for_s
+        if self._link is not None:
+            self._link.abort()
+
     async def run(self, stop: asyncio.Event) -> None:
         backoff = RECONNECT_MIN_S
         jitter = random.Random(self.client_id)  # back-off only; not part of the simulation
         while not stop.is_set():
             try:
                 async with connect(
-                    host=self.host, port=self.port, client_id=self.client_id, will=self.will()
+                    host=self.host,
+                    port=self.port,
+                    client_id=self.client_id,
+                    will=self.will(),
+                    keepalive=self.keepalive_s,
                 ) as link:
                     backoff = RECONNECT_MIN_S
-                    for topic, qos in self.subscriptions():
-                        await link.subscribe(topic, qos=qos)
-                    await self.on_connected(link)
-                    self.connected.set()
+                    self._link = link
                     try:
-                        await self._serve(link, stop)
-                    except asyncio.CancelledError:
-                        await self._clean_stop(link)
-                        raise
+                        for topic, qos in self.subscriptions():
+                            await link.subscribe(topic, qos=qos)
+                        await self.on_connected(link)
+                        self.connections += 1
+                        self.connected.set()
+                        try:
+                            await self._serve(link, stop)
+                        except asyncio.CancelledError:
+                            await self._clean_stop(link)
+                            raise
                     finally:
+                        self._link = None
                         self.connected.clear()
                     await self._clean_stop(link)
                     return
             except LinkError as exc:
-                delay = backoff * (0.5 + jitter.random())
+                outage = self._offline_until - self.clock.wall()
+                delay = max(backoff * (0.5 + jitter.random()), outage)
                 log.warning(
                     "%s: MQTT connection failed (%s); retrying in %.1f s",
                     self.client_id,

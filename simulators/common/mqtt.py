@@ -6,6 +6,7 @@ TCP_NODELAY is set on the socket: the sorter's decision window is latency-sensit
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +43,15 @@ class Link:
 
     async def subscribe(self, topic: str, *, qos: int = 0) -> None:
         await self._client.subscribe(topic, qos=qos)
+
+    def abort(self) -> None:
+        """Drop the TCP connection without an MQTT DISCONNECT, as a network failure would:
+        the broker then publishes the client's last will. The message stream ends with
+        `LinkError`."""
+        sock = self._client._client.socket()  # paho's socket: aiomqtt has no public handle
+        if isinstance(sock, socket.socket):  # not None: connected; never a websocket here
+            with contextlib.suppress(OSError):  # already gone: nothing left to drop
+                sock.shutdown(socket.SHUT_RDWR)
 
     async def messages(self) -> AsyncIterator[Incoming]:
         async for message in self._client.messages:

@@ -1,42 +1,16 @@
-"""The AGV model on a virtual clock: driving, actions, rejections, instant actions."""
+"""The AGV model on a virtual clock: driving, actions, order handling beyond the checklist
+(the numbered [AGV] items are in test_sim_agv_checklist.py)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from simulators.agv.model import AgvModel
 from simulators.common.world import World
+from tests.simulators.agv_testing import by_id, run_until_idle, state, statuses
 from tests.simulators.sim_testing import MAP, action, instant, order
-
-
-def state(agv: AgvModel, now: float) -> dict[str, Any]:
-    return agv.state(now, 0, "2026-11-22T09:15:03.12Z")
-
-
-def run_until_idle(agv: AgvModel, start: float = 0.0) -> list[tuple[float, dict[str, Any]]]:
-    """Step the virtual clock from due time to due time; the state after each step."""
-    now, seen = start, []
-    for _ in range(100):
-        due = agv.next_due()
-        if due is None:
-            return seen
-        now = due
-        agv.advance(now)
-        seen.append((now, state(agv, now)))
-    raise AssertionError("the vehicle never became idle")
-
-
-def statuses(seen: list[tuple[float, dict[str, Any]]], action_id: str) -> list[tuple[float, str]]:
-    out: list[tuple[float, str]] = []
-    for now, st in seen:
-        for a in st["actionStates"]:
-            if a["actionId"] == action_id and (not out or out[-1][1] != a["actionStatus"]):
-                out.append((now, a["actionStatus"]))
-    return out
 
 
 def test_vehicle_starts_on_its_start_node_with_position_and_empty_order(make_agv: Callable):
@@ -170,49 +144,10 @@ def test_pick_of_an_absent_tote_fails_with_an_error_and_ends_the_order(
     assert world.totes["TOTE-0003"].node == "A1-02"  # untouched
 
 
-@pytest.mark.parametrize(
-    ("mutate", "why"),
-    [
-        (lambda o: o, "first node not the current node"),
-        (lambda o: o["edges"].pop(), "edges != nodes - 1"),
-        (lambda o: o["nodes"][1].update(sequenceId=3), "odd node sequenceId"),
-        (lambda o: o["edges"][0].update(endNodeId="F03"), "edge does not join its nodes"),
-        (lambda o: o["nodes"][0]["nodePosition"].update(mapId="other"), "foreign map"),
-        (lambda o: o.pop("nodes"), "no nodes"),
-    ],
-)
-def test_malformed_order_is_rejected_with_a_validation_error(
-    make_agv: Callable, mutate: Callable, why: str
-):
-    agv = make_agv("F00" if why == "first node not the current node" else "P1")
-    message = order(["P1", "F00"], header_id=42)
-    mutate(message)
-    agv.receive_order(message, 0.0)
-    st = state(agv, 0.0)
-    assert (st["orderId"], st["nodeStates"], st["driving"]) == ("", [], False), why
-    [error] = st["errors"]
-    assert (error["errorType"], error["errorLevel"]) == ("validationError", "WARNING"), why
-    refs = {r["referenceKey"]: r["referenceValue"] for r in error["errorReferences"]}
-    assert refs["headerId"] == "42"
-    assert refs["topic"] == "order"
-    assert agv.take_state_trigger()
-    # the error stays until an order is accepted
-    agv.receive_order(order(["F00" if why.startswith("first") else "P1"], order_id="o-2"), 1.0)
-    assert state(agv, 1.0)["errors"] == []
-
-
 def test_edge_that_is_not_on_the_map_is_a_validation_error(make_agv: Callable):
     agv = make_agv("P1")
     agv.receive_order(order(["P1", "F03"]), 0.0)
     assert state(agv, 0.0)["errors"][0]["errorType"] == "validationError"
-
-
-def test_unsupported_node_action_is_an_order_error(make_agv: Callable):
-    agv = make_agv("P1")
-    agv.receive_order(order(["P1", "F00"], actions={1: [action("x-1", "detectObject")]}), 0.0)
-    st = state(agv, 0.0)
-    assert st["orderId"] == ""
-    assert st["errors"][0]["errorType"] == "orderError"
 
 
 def test_new_order_while_busy_is_an_order_update_error_and_the_first_continues(
@@ -247,64 +182,6 @@ def test_order_update_stitches_at_the_end_of_the_base(make_agv: Callable):
     assert (state(agv, 9.0)["lastNodeId"], state(agv, 9.0)["lastNodeSequenceId"]) == ("F06", 6)
 
 
-def test_lower_update_id_is_rejected_and_a_repeat_is_ignored(make_agv: Callable):
-    agv = make_agv("P1")
-    agv.receive_order(order(["P1", "F00"], update_id=3), 0.0)
-    agv.take_state_trigger()
-    agv.receive_order(order(["P1", "F00"], update_id=3), 0.5)
-    assert state(agv, 0.5)["errors"] == []
-    agv.receive_order(order(["P1", "F00"], update_id=2), 1.0)
-    assert state(agv, 1.0)["errors"][0]["errorType"] == "orderUpdateError"
-
-
-def test_cancel_order_stops_at_the_next_node_and_fails_waiting_actions(make_agv: Callable):
-    agv = make_agv("F06")
-    agv.receive_order(
-        order(
-            ["F06", "A1-01", "A1-02"],
-            actions={2: [action("drop-1", "drop", "TOTE-0001")]},
-        ),
-        0.0,
-    )
-    agv.receive_instant_actions(instant(("c-1", "cancelOrder")), 1.0)
-    st = state(agv, 1.0)
-    by_id = {a["actionId"]: a["actionStatus"] for a in st["actionStates"]}
-    assert by_id == {"drop-1": "FAILED", "c-1": "RUNNING"}
-    assert st["driving"] is True
-    seen = run_until_idle(agv, 1.0)
-    final = seen[-1][1]
-    assert final["lastNodeId"] == "A1-01"
-    assert final["nodeStates"] == []
-    assert final["edgeStates"] == []
-    assert {a["actionId"]: a["actionStatus"] for a in final["actionStates"]}["c-1"] == "FINISHED"
-    assert (final["orderId"], final["driving"]) == ("o-1", False)
-
-
-def test_cancel_without_an_order_fails_with_no_order_to_cancel(make_agv: Callable):
-    agv = make_agv("P1")
-    agv.receive_instant_actions(instant(("c-1", "cancelOrder")), 0.0)
-    st = state(agv, 0.0)
-    assert st["actionStates"][0]["actionStatus"] == "FAILED"
-    [error] = st["errors"]
-    assert error["errorType"] == "noOrderToCancel"
-    assert {"referenceKey": "actionId", "referenceValue": "c-1"} in error["errorReferences"]
-
-
-def test_state_and_factsheet_requests_finish_and_unknown_instant_actions_fail(
-    make_agv: Callable,
-):
-    agv = make_agv("P1")
-    agv.take_state_trigger()
-    agv.receive_instant_actions(
-        instant(("s-1", "stateRequest"), ("f-1", "factsheetRequest"), ("u-1", "startTeleport")),
-        0.0,
-    )
-    assert agv.take_state_trigger()
-    assert agv.take_factsheet_request()
-    by_id = {a["actionId"]: a["actionStatus"] for a in state(agv, 0.0)["actionStates"]}
-    assert by_id == {"s-1": "FINISHED", "f-1": "FINISHED", "u-1": "FAILED"}
-
-
 def test_factsheet_lists_pick_and_drop_on_nodes_with_their_parameters(make_agv: Callable):
     sheet = make_agv("P1").factsheet(0, "2026-11-22T09:15:03.12Z")
     actions = {a["actionType"]: a for a in sheet["protocolFeatures"]["agvActions"]}
@@ -322,3 +199,17 @@ def test_battery_drains_slowly_enough_for_a_demo(make_agv: Callable):
     after = state(agv, 3600.0)["batteryState"]["batteryCharge"]
     assert start > after > 50.0
     assert not math.isclose(start, after)
+
+
+def test_cancel_while_paused_finishes_after_stop_pause_at_the_end_of_the_edge(
+    make_agv: Callable,
+):
+    agv = make_agv("P1")
+    agv.receive_order(order(["P1", "F00", "F03"]), 0.0)
+    agv.receive_instant_actions(instant(("p-1", "startPause"), ("c-1", "cancelOrder")), 1.0)
+    agv.advance(10.0)
+    assert by_id(state(agv, 10.0))["c-1"] == "RUNNING"
+    agv.receive_instant_actions(instant(("p-2", "stopPause")), 10.0)
+    final = run_until_idle(agv, 10.0)[-1][1]
+    assert by_id(final)["c-1"] == "FINISHED"
+    assert (final["lastNodeId"], final["nodeStates"]) == ("F00", [])

@@ -35,6 +35,11 @@ class Agv:
             and state.order_complete
             and not state.driving
             and not state.has_fatal_error
+            # CHECKLIST 59, 60: a vehicle charging, paused or halted takes an order and
+            # stands still; none of them is ready for a transport task.
+            and not state.charging
+            and not state.paused
+            and state.e_stop == "NONE"
             and state.operating_mode in DISPATCHABLE_MODES
             and state.last_node_id != ""
         )

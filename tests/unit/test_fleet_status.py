@@ -123,3 +123,28 @@ def test_a_push_that_failed_is_due_again() -> None:
     agv = online_agv()
     assert len(reporter.due([agv], NOW)) == 1  # not marked sent: the push failed
     assert len(reporter.due([agv], NOW + timedelta(seconds=2))) == 1
+
+
+IDLE = STATE | {
+    "actionStates": [dict(a, actionStatus="FINISHED") for a in STATE["actionStates"]],
+    "agvPosition": DRIVING["agvPosition"],
+}
+
+
+def idle_agv(**changes: Any) -> Agv:
+    agv = online_agv(IDLE | changes)
+    agv.task_id = None
+    return agv
+
+
+def test_an_idle_agv_in_automatic_mode_is_dispatchable() -> None:
+    assert idle_agv().dispatchable(NOW)
+
+
+def test_charging_paused_or_halted_agvs_are_not_dispatchable() -> None:
+    """CHECKLIST 59 and 60: each would take an order and stand still."""
+    assert not idle_agv(batteryState={"batteryCharge": 30.0, "charging": True}).dispatchable(NOW)
+    assert not idle_agv(paused=True).dispatchable(NOW)
+    for e_stop in ("AUTOACK", "MANUAL", "REMOTE"):
+        halted = idle_agv(safetyState={"eStop": e_stop, "fieldViolation": False})
+        assert not halted.dispatchable(NOW)

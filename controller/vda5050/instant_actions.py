@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from controller.domain.messages import FINAL_ACTION_STATUSES, ActionStatus
 from controller.vda5050.acceptance import ResendPolicy
 from controller.vda5050.actions import NEVER_INSTANT, Action, ActionScope, ActionSpec
-from controller.vda5050.errors import InvalidInstantAction
+from controller.vda5050.errors import InvalidInstantAction, InvalidOrder
 from controller.vda5050.factsheet import Capabilities
 from controller.vda5050.ids import IdFactory, check_id
 from controller.vda5050.inbound import StateMessage
-from controller.vda5050.order_builder import Order
+from controller.vda5050.order_builder import Order, check_action
 
 CANCEL_ORDER = "cancelOrder"
 # Sent whatever the operating mode (item 24 allows recovery): they stop, ask or relocalize.
@@ -55,10 +55,12 @@ def make_actions(
             raise InvalidInstantAction(
                 spec.action_type, "not an instant action: send a one-node order on the current node"
             )
-        if not caps.supports_action(spec.action_type, ActionScope.INSTANT):
-            raise InvalidInstantAction(spec.action_type, "the AGV does not list it as INSTANT")
         action = spec.make(new_id)
         check_id(action.action_id, "actionId", max_len=caps.id_len)
+        try:  # item 26: predefined (or factsheet-listed) parameter keys and blocking types
+            check_action("instantActions", action, ActionScope.INSTANT, caps)
+        except InvalidOrder as exc:
+            raise InvalidInstantAction(spec.action_type, exc.problem) from None
         actions.append(action)
     if len({a.action_id for a in actions}) != len(actions):
         raise InvalidInstantAction(actions[0].action_type, "actionIds must be unique")
@@ -147,12 +149,17 @@ class TriggerWatch:
     """Item 47: a `waitForTrigger` the AGV has been RUNNING (waiting) for too long."""
 
     timeout: timedelta = WAIT_FOR_TRIGGER_TIMEOUT
+    action_ids: set[str] = field(default_factory=set)  # of every message sent for the order
     waiting_since: dict[str, datetime] = field(default_factory=dict)
 
-    def on_state(self, order: Order, state: StateMessage, now: datetime) -> None:
-        waits = {a.action_id for a in order.actions() if a.action_type == WAIT_FOR_TRIGGER}
+    def expect(self, order: Order) -> None:
+        self.action_ids.update(
+            a.action_id for a in order.actions() if a.action_type == WAIT_FOR_TRIGGER
+        )
+
+    def on_state(self, state: StateMessage, now: datetime) -> None:
         for entry in state.action_states:
-            if entry.action_id not in waits:
+            if entry.action_id not in self.action_ids:
                 continue
             if entry.status in (ActionStatus.RUNNING, ActionStatus.PAUSED):
                 self.waiting_since.setdefault(entry.action_id, now)

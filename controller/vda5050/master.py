@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from controller.domain.messages import ActionStatus, ConnectionState
+from controller.domain.messages import ActionStatus
 from controller.vda5050.acceptance import Delivery, OrderTracker, ResendPolicy
-from controller.vda5050.actions import Action, ActionSpec, BlockingType
+from controller.vda5050.actions import ActionSpec, BlockingType
 from controller.vda5050.errors import InvalidId, InvalidInstantAction, InvalidOrder
 from controller.vda5050.events import (
     BaseExtensionDue,
@@ -215,6 +215,7 @@ class AgvMaster:
             self._extension_asked = None
         else:
             self.order.sent(order, header_id, now)
+        self.triggers.expect(order)
         self.last_order_sent_at = now
         return [publish]
 
@@ -287,7 +288,7 @@ class AgvMaster:
         tracker = self.order
         if tracker is not None:
             out += self._delivery(tracker, state)
-            self.triggers.on_state(tracker.order, state, now)
+            self.triggers.on_state(state, now)
             out += self._outcome(tracker, state)
             out += self._base_extension(tracker, state)
         return out
@@ -448,6 +449,3 @@ class AgvMaster:
                 )
             )
         return out
-
-
-__all__ = ["Action", "AgvMaster", "ConnectionState", "MasterConfig"]

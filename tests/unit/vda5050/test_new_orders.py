@@ -209,6 +209,9 @@ def test_mc_26_only_action_types_and_scopes_the_factsheet_lists() -> None:
     mc = online_master(sheet=factsheet(actions={"pick": ["NODE"], "drop": ["NODE"]}))
     refused = mc.send_instant_actions([ActionSpec("startPause", BlockingType.HARD)], later(1))
     assert of_type(refused, InstantActionsRefused)
+    relocate = ActionSpec("initPosition", parameters=params(X=1.0, y=1.0))  # key is `x`
+    refused = online_master().send_instant_actions([relocate], later(1))
+    assert "'X'" in of_type(refused, InstantActionsRefused)[0].reason
 
 
 def test_mc_27_pick_and_friends_are_never_instant_actions_but_a_one_node_order() -> None:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import networkx as nx
 import yaml
@@ -41,6 +41,8 @@ class _Agv(_Model):
     manufacturer: Ident
     start_node: str
     speed_mps: float = Field(default=1.5, gt=0)
+    # The VDA 5050 version the vehicle speaks: 2.0 vehicles keep working beside 2.1 ones.
+    protocol: Literal["2.1.0", "2.0.0"] = "2.1.0"
 
 
 class _Station(_Model):
@@ -258,7 +260,8 @@ def _freeze(m: _Site) -> L.Site:
         nodes=nodes,
         edges=edges,
         agvs=tuple(
-            L.AgvSpec(a.serial_number, a.manufacturer, a.start_node, a.speed_mps) for a in m.agvs
+            L.AgvSpec(a.serial_number, a.manufacturer, a.start_node, a.speed_mps, a.protocol)
+            for a in m.agvs
         ),
         stations=tuple(L.Station(s.id, s.node, s.rfid_reader) for s in m.stations),
         carriers=tuple(L.Carrier(c.code, c.name) for c in m.carriers),

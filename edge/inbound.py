@@ -7,7 +7,11 @@ from datetime import datetime
 from controller.domain.layout import Site
 from controller.domain.messages import TagRead
 from controller.service.site_controller import Output, SiteController, UnknownDevice
-from edge.codecs import dock, sorter, station, vda5050
+from controller.vda5050.errors import MalformedMessage
+from controller.vda5050.events import MessageIgnored
+from edge.codecs import dock, sorter, station
+from edge.codecs.common import parse_json_object
+from edge.codecs.errors import PayloadError
 from edge.codecs.rfid import parse_reader_payload
 from edge.mqtt.topics import Kind, Matched
 
@@ -17,12 +21,8 @@ def dispatch(
 ) -> list[Output]:
     """Decode and handle one message. Raises PayloadError (malformed) or UnknownDevice."""
     match route.kind:
-        case Kind.AGV_STATE:
-            state = vda5050.decode_state(payload, route.manufacturer, route.device)
-            return controller.agv_state(route.device, state, now)
-        case Kind.AGV_CONNECTION:
-            connection = vda5050.decode_connection(payload, route.manufacturer, route.device)
-            return controller.agv_connection(route.device, connection, now)
+        case Kind.AGV_STATE | Kind.AGV_CONNECTION | Kind.AGV_FACTSHEET:
+            return _agv_message(controller, site, route, payload, now)
         case Kind.RFID:
             reader = site.reader(route.device)
             reads = parse_reader_payload(payload, reader.format.value)
@@ -38,6 +38,30 @@ def dispatch(
         case Kind.DOCK:
             departure = dock.decode_event(payload)
             return controller.truck_departed(route.device, departure.ts)
+
+
+def _agv_message(
+    controller: SiteController, site: Site, route: Matched, payload: bytes, now: datetime
+) -> list[Output]:
+    """VDA 5050 from an AGV: its master control (controller/vda5050) reads the JSON; what
+    it cannot read is a PayloadError like any other malformed payload."""
+    agv = next((a for a in site.agvs if a.serial_number == route.device), None)
+    if agv is None or agv.manufacturer != route.manufacturer:
+        raise UnknownDevice("AGV", f"{route.manufacturer}/{route.device}")
+    message = parse_json_object(payload)
+    handler = {
+        Kind.AGV_STATE: controller.agv_state,
+        Kind.AGV_CONNECTION: controller.agv_connection,
+        Kind.AGV_FACTSHEET: controller.agv_factsheet,
+    }[route.kind]
+    try:
+        outputs = handler(route.device, message, now)
+    except MalformedMessage as exc:
+        raise PayloadError(str(exc)) from exc
+    for output in outputs:  # CHECKLIST 13: wrong for its topic, so dropped as malformed
+        if isinstance(output, MessageIgnored) and output.names_another_vehicle:
+            raise PayloadError(output.reason)
+    return outputs
 
 
 def _sorter_event(controller: SiteController, event: sorter.SorterEvent) -> list[Output]:

@@ -10,8 +10,6 @@ from controller.domain.layout import Site
 from controller.domain.messages import (
     DeviceCommand,
     Report,
-    RequestAgvState,
-    SendAgvOrder,
     SorterDivert,
     StationCancel,
     StationCloseCarton,
@@ -20,11 +18,11 @@ from controller.domain.messages import (
     StationPutBack,
     StationReject,
 )
+from controller.vda5050.events import Publish
 from edge.codecs import sorter, station
 from edge.codecs.common import utc_timestamp
-from edge.codecs.vda5050 import OrderEncoder
 from edge.mqtt.connection import Publication
-from edge.mqtt.topics import agv_topic, sorter_commands, station_commands
+from edge.mqtt.topics import sorter_commands, station_commands
 
 VDA_ORDER_QOS = 0  # VDA 5050 §6.2 / CHECKLIST 4: order and instantActions at QoS 0
 
@@ -32,25 +30,11 @@ VDA_ORDER_QOS = 0  # VDA 5050 §6.2 / CHECKLIST 4: order and instantActions at Q
 class Outbound:
     def __init__(self, site: Site) -> None:
         self.site_id = site.site
-        self._orders = OrderEncoder(site.map_id)
-        self._manufacturer = {agv.serial_number: agv.manufacturer for agv in site.agvs}
 
-    def publication(self, cmd: DeviceCommand, now: datetime) -> Publication:
+    def publication(self, cmd: DeviceCommand | Publish, now: datetime) -> Publication:
         match cmd:
-            case SendAgvOrder():
-                manufacturer = self._manufacturer[cmd.serial_number]
-                return Publication(
-                    agv_topic(manufacturer, cmd.serial_number, "order"),
-                    self._orders.order(cmd, manufacturer, now),
-                    qos=VDA_ORDER_QOS,
-                )
-            case RequestAgvState():
-                manufacturer = self._manufacturer[cmd.serial_number]
-                return Publication(
-                    agv_topic(manufacturer, cmd.serial_number, "instantActions"),
-                    self._orders.state_request(cmd, manufacturer, now),
-                    qos=VDA_ORDER_QOS,
-                )
+            case Publish():  # built, headed and checked by the AGV's master control
+                return Publication(cmd.topic_name, cmd.payload(), qos=VDA_ORDER_QOS)
             case (
                 StationPick()
                 | StationCloseCarton()

@@ -32,6 +32,7 @@ from controller.service.site_controller import (
     UnknownDevice,
 )
 from controller.siteconfig import load_site
+from controller.vda5050.events import MessageIgnored, Publish
 from edge.central import (
     EVENT_BATCH_MAX,
     CentralApi,
@@ -327,10 +328,15 @@ class EdgeRuntime:
                 self.metrics.count(output.name, output.label)
             elif isinstance(output, Notice):
                 log.warning("%s", output.text)
+            elif isinstance(output, MessageIgnored):
+                log.warning(
+                    "AGV %s: %s ignored: %s", output.serial_number, output.topic, output.reason
+                )
             elif not isinstance(output, Report):
                 pub = self.outbound.publication(output, now)
                 sent.append(await self.mqtt.publish(pub))
-                self.metrics.published.labels(type(output).__name__).inc()
+                kind = output.topic.value if isinstance(output, Publish) else type(output).__name__
+                self.metrics.published.labels(kind).inc()
         return sent
 
 

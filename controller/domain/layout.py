@@ -46,6 +46,7 @@ class AgvSpec:
     manufacturer: str
     start_node: str
     speed_mps: float
+    protocol: str = "2.1.0"  # VDA 5050 version: "2.1.0" or "2.0.0"
 
 
 @dataclass(frozen=True, slots=True)

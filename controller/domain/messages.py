@@ -146,39 +146,6 @@ class TagRead:
 
 
 @dataclass(frozen=True, slots=True)
-class RouteNode:
-    node_id: str
-    x: float
-    y: float
-
-
-@dataclass(frozen=True, slots=True)
-class NodeAction:
-    """A VDA 5050 node action at the route node with index `node_index`."""
-
-    node_index: int
-    action_id: str
-    action_type: str  # pick | drop
-    parameters: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SendAgvOrder:
-    serial_number: str
-    order_id: str
-    route: tuple[RouteNode, ...]
-    actions: tuple[NodeAction, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RequestAgvState:
-    """A VDA 5050 `stateRequest` instant action: the AGV answers with a state at once."""
-
-    serial_number: str
-    action_id: str
-
-
-@dataclass(frozen=True, slots=True)
 class StationPick:
     station_id: str
     task_id: str
@@ -264,9 +231,7 @@ class Report:
 
 
 DeviceCommand = (
-    SendAgvOrder
-    | RequestAgvState
-    | StationPick
+    StationPick
     | StationCloseCarton
     | StationLabel
     | StationReject

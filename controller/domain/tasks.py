@@ -12,16 +12,21 @@ class TaskKind(StrEnum):
     PUT_BACK = "put_back"  # rack → station, to put a cancelled order's items back in
 
 
+MAX_ATTEMPTS = 3  # AGV orders per task before it is escalated instead of sent again
+
+
 class TaskStatus(StrEnum):
     QUEUED = "queued"
-    ASSIGNED = "assigned"  # sent to an AGV
+    ASSIGNED = "assigned"  # its VDA 5050 order sent to an AGV, not yet echoed in a state
+    ACCEPTED = "accepted"  # the AGV's state shows the order (CHECKLIST 38): it is executing
     LOADED = "loaded"  # the AGV's pick FINISHED: the tote is on board
     DELIVERED = "delivered"  # the AGV's drop FINISHED
     FAILED = "failed"
     CANCELLED = "cancelled"
 
 
-ACTIVE_STATUSES = frozenset({TaskStatus.ASSIGNED, TaskStatus.LOADED})
+ACTIVE_STATUSES = frozenset({TaskStatus.ASSIGNED, TaskStatus.ACCEPTED, TaskStatus.LOADED})
+NOT_LOADED = frozenset({TaskStatus.ASSIGNED, TaskStatus.ACCEPTED})  # the tote is still home
 
 
 @dataclass
@@ -45,14 +50,22 @@ class TransportTask:
     picked_qty: int | None = None  # set when the station confirms (fetch and put-back tasks)
     putback_id: str | None = None  # put-back tasks
     return_queued: bool = False  # the tote's trip home is planned (fetch and put-back tasks)
+    attempts: int = 0  # AGV orders sent for it so far
+    last_node_id: str | None = None  # where its AGV last reported being (while executing)
+
+    @property
+    def agv_order_id(self) -> str:
+        """The VDA 5050 orderId of the current attempt: a new one per attempt, since an AGV
+        may not be sent an orderId twice (CHECKLIST 23)."""
+        return self.task_id if self.attempts <= 1 else f"{self.task_id}.{self.attempts}"
 
     @property
     def pick_action_id(self) -> str:
-        return f"{self.task_id}-pick"
+        return f"{self.agv_order_id}-pick"
 
     @property
     def drop_action_id(self) -> str:
-        return f"{self.task_id}-drop"
+        return f"{self.agv_order_id}-drop"
 
     def dispatch_key(self) -> tuple[int, int]:
         """Most urgent first, then first come first served."""

@@ -10,11 +10,12 @@ Nothing here touches a socket, a database or the clock.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
+from typing import Any
 
 from controller.domain.epc import Sgtin, Sscc, decode_epc
 from controller.domain.errors import InvalidEpc, WarehouseError
@@ -26,14 +27,10 @@ from controller.domain.messages import (
     AgvState,
     ConnectionState,
     Effect,
-    NodeAction,
     PutBackRequest,
     ReleasedOrder,
     Report,
     ReportType,
-    RequestAgvState,
-    RouteNode,
-    SendAgvOrder,
     SorterDivert,
     StationCancel,
     StationCloseCarton,
@@ -45,8 +42,29 @@ from controller.domain.messages import (
 )
 from controller.domain.rfid import CartonCheck, Verdict
 from controller.domain.sorting import decide_chute
-from controller.domain.tasks import ACTIVE_STATUSES, TaskKind, TaskStatus, TransportTask
+from controller.domain.tasks import (
+    ACTIVE_STATUSES,
+    MAX_ATTEMPTS,
+    NOT_LOADED,
+    TaskKind,
+    TaskStatus,
+    TransportTask,
+)
 from controller.routing import FloorMap
+from controller.service.agv_link import agv_state, master_for, task_route
+from controller.vda5050.events import (
+    Incident,
+    IncidentKind,
+    InstantActionsRefused,
+    MessageIgnored,
+    OrderAccepted,
+    OrderFailed,
+    OrderRefused,
+    OrderRejected,
+    Publish,
+)
+from controller.vda5050.events import Output as MasterOutput
+from controller.vda5050.master import AgvMaster
 
 TRACK_MEMORY = 10_000  # sorter trackIds remembered for repeated scans; far above parcels in a loop
 PUT_BACK_PRIORITY = 0  # putting stock back waits behind every order's fetches
@@ -119,7 +137,9 @@ class Notice:
     text: str
 
 
-Output = Effect | Metric | Notice
+# Publish: a VDA 5050 message from an AGV's master control, for the edge to send as is;
+# MessageIgnored: an AGV message naming another vehicle, which the edge drops as malformed.
+Output = Effect | Publish | MessageIgnored | Metric | Notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +163,9 @@ class SiteController:
         self.next_sscc_serial = next_sscc_serial
         self.verify_window = verify_window
         self.agvs = {a.serial_number: Agv(a.serial_number, a.manufacturer) for a in site.agvs}
+        self.masters: dict[str, AgvMaster] = {
+            a.serial_number: master_for(a, id_prefix) for a in site.agvs
+        }
         self.tote_home = site.bin_home()
         self.tote_at: dict[str, str] = dict(self.tote_home)  # node id, or "agv:<serial>"
         self.tasks: dict[str, TransportTask] = {}
@@ -159,7 +182,6 @@ class SiteController:
         self._last_departure: dict[str, str] = {}
         self._tracks: OrderedDict[str, _Track] = OrderedDict()
         self._task_seq = 0
-        self._action_seq = 0
         self._station_reader = {s.rfid_reader: s.id for s in site.stations}
         self._door_reader = {d.rfid_reader: d.id for d in site.dock_doors}
         self._doors = {d.id: d for d in site.dock_doors}
@@ -356,39 +378,59 @@ class SiteController:
 
     # --- AGVs ------------------------------------------------------------------------------
 
-    def agv_connection(self, serial: str, state: ConnectionState, now: datetime) -> list[Output]:
-        """Track the connection; an AGV coming online is asked for its state at once, since
-        VDA 5050 states are not retained and the next periodic one may be 30 s away."""
-        agv = self._agv(serial)
-        came_online = state is ConnectionState.ONLINE and agv.connection is not state
-        agv.connection = state
-        out: list[Output] = [Metric("agv_connection", state.value)]
-        if came_online:
-            self._action_seq += 1
-            out.append(RequestAgvState(serial, f"{self.id_prefix}-state-{self._action_seq}"))
+    def agv_connection(
+        self, serial: str, message: Mapping[str, Any], now: datetime
+    ) -> list[Output]:
+        """A `connection` message. Its master control asks an AGV coming online for its
+        state (states are not retained) and, without a factsheet, for that too."""
+        agv, master = self._agv(serial), self.masters[serial]
+        out = self._from_master(serial, master.on_connection(message, now), now)
+        agv.connection = master.vehicle.connection or ConnectionState.OFFLINE
+        out.append(Metric("agv_connection", agv.connection.value))
         return out + self._dispatch(now)
 
-    def agv_state(self, serial: str, state: AgvState, now: datetime) -> list[Output]:
-        agv = self._agv(serial)
+    def agv_factsheet(self, serial: str, message: Mapping[str, Any], now: datetime) -> list[Output]:
+        """What the vehicle can do (actions, optional fields, limits); orders honour it."""
+        self._agv(serial)
+        out = self._from_master(serial, self.masters[serial].on_factsheet(message, now), now)
+        return out + self._dispatch(now)
+
+    def agv_state(self, serial: str, message: Mapping[str, Any], now: datetime) -> list[Output]:
+        """A `state` message: the task's progress, then what the master control made of it
+        (accepted, rejected, failed), then whether the trip is over."""
+        agv, master = self._agv(serial), self.masters[serial]
+        events = master.on_state(message, now)
+        if any(isinstance(e, MessageIgnored) for e in events):
+            return self._from_master(serial, events, now)
+        state = agv_state(master.vehicle)
+        assert state is not None  # the master took it in
         agv.state, agv.state_at = state, now
         out: list[Output] = []
         if state.last_node_id and not self.floor.has(state.last_node_id):
             out.append(Metric("agv_off_map", serial))
-        task = self.tasks.get(agv.task_id) if agv.task_id else None
-        if task is not None and state.order_id == task.task_id:
-            out += self._follow_task(task, state, now)
-            if state.order_complete:
-                agv.task_id = None
-                if task.status in ACTIVE_STATUSES:  # ended without its drop: treat as failed
-                    out += self._fail_task(task, "agv_order_incomplete")
-        out += self._dispatch(now)
-        return out
+        task = self._task_of(serial, state.order_id)
+        if task is not None:
+            task.last_node_id = state.last_node_id
+            out += self._follow_task(task, state)
+        out += self._from_master(serial, events, now)
+        task = self._task_of(serial, state.order_id)  # unless the events ended it
+        if task is not None and state.order_complete:
+            agv.task_id = None
+            if task.status in ACTIVE_STATUSES:  # ended without its drop: treat as failed
+                out += self._fail_task(task, "agv_order_incomplete")
+        return out + self._dispatch(now)
 
-    def _follow_task(self, task: TransportTask, state: AgvState, now: datetime) -> list[Output]:
+    def _task_of(self, serial: str, agv_order_id: str | None) -> TransportTask | None:
+        """The task the AGV is executing, if `agv_order_id` is its current VDA 5050 order."""
+        task_id = self.agvs[serial].task_id
+        task = self.tasks.get(task_id) if task_id else None
+        return task if task is not None and task.agv_order_id == agv_order_id else None
+
+    def _follow_task(self, task: TransportTask, state: AgvState) -> list[Output]:
         out: list[Output] = []
         statuses = {a.action_id: a.status for a in state.action_states}
         pick, drop = statuses.get(task.pick_action_id), statuses.get(task.drop_action_id)
-        if task.status is TaskStatus.ASSIGNED and pick is ActionStatus.FINISHED:
+        if task.status in NOT_LOADED and pick is ActionStatus.FINISHED:
             task.status = TaskStatus.LOADED
             self.tote_at[task.tote_id] = f"agv:{task.agv}"
             out += self._on_loaded(task)
@@ -398,9 +440,79 @@ class SiteController:
             self._busy_totes.discard(task.tote_id)
             out.append(Metric("agv_trips", task.kind.value))
             out += self._on_delivered(task)
-        if task.status in ACTIVE_STATUSES and ActionStatus.FAILED in (pick, drop):
-            out += self._fail_task(task, "agv_action_failed")
         return out
+
+    def _from_master(
+        self, serial: str, outputs: Iterable[MasterOutput], now: datetime
+    ) -> list[Output]:
+        """The master control's messages go out as they are; its events move the tasks."""
+        out: list[Output] = []
+        for o in outputs:
+            match o:
+                case Publish():
+                    out.append(o)
+                case OrderAccepted():
+                    task = self._task_of(serial, o.order_id)
+                    if task is not None and task.status is TaskStatus.ASSIGNED:
+                        task.status = TaskStatus.ACCEPTED
+                    out.append(Metric("agv_orders", "accepted"))
+                case OrderRejected():
+                    out.append(Metric("agv_orders", "rejected"))  # its Incident follows
+                case Incident(kind=IncidentKind.ORDER_REJECTED | IncidentKind.ORDER_NOT_ACCEPTED):
+                    out.append(Metric("agv_incidents", o.kind.value))
+                    task = self._task_of(serial, o.order_id)
+                    if task is not None:
+                        out += self._agv_dropped(task, f"agv_{o.kind.value}", o.detail)
+                case OrderFailed():
+                    out.append(Metric("agv_orders", "failed"))
+                    task = self._task_of(serial, o.order_id)
+                    agv = self.agvs[serial]
+                    if agv.state is not None and not agv.state.order_complete:
+                        # It would drive on to the rest of a trip that cannot succeed.
+                        stop = self.masters[serial].cancel_order(now)
+                        out += self._from_master(serial, stop, now)
+                    if task is not None:
+                        out += self._agv_dropped(task, "agv_failed", "; ".join(o.reasons))
+                case Incident():
+                    out += [
+                        Metric("agv_incidents", o.kind.value),
+                        Notice(f"AGV {serial}: {o.kind.value}: {o.detail}"),
+                    ]
+                case OrderRefused() | InstantActionsRefused():
+                    out.append(Notice(f"AGV {serial}: not sent: {o.reason}"))
+                case MessageIgnored(names_another_vehicle=True):
+                    out.append(o)  # the edge drops the message as malformed
+                case MessageIgnored():
+                    out.append(Metric("agv_messages_ignored", o.topic.value))
+                case _:
+                    pass  # completions, cancels and base requests: the states tell the rest
+        return out
+
+    def _agv_dropped(self, task: TransportTask, reason: str, detail: str) -> list[Output]:
+        """The AGV will not finish the task. With the tote still home it goes back in the
+        queue for another order (up to MAX_ATTEMPTS); with the tote on board, or out of
+        attempts, it fails and the order's exception tells the central API."""
+        assert task.agv is not None
+        agv = self.agvs[task.agv]
+        if agv.task_id == task.task_id:
+            agv.task_id = None
+        if task.kind is TaskKind.FETCH:
+            assert task.order_id is not None
+            order = self.orders[task.order_id]
+            if order.stage in ENDED or task.task_id not in order.fetch_tasks:
+                task.status = TaskStatus.CANCELLED  # nobody waits for this tote any more
+                self._busy_totes.discard(task.tote_id)
+                return [Metric("task_failed", reason), *self._settle_cancel(order)]
+        if task.status in NOT_LOADED and task.attempts < MAX_ATTEMPTS:
+            what = f"{task.kind} task {task.task_id} ({task.tote_id}) on {task.agv}"
+            task.status, task.agv, task.last_node_id = TaskStatus.QUEUED, None, None
+            self._busy_totes.discard(task.tote_id)
+            self._queued.append(task)
+            return [
+                Metric("task_requeued", reason),
+                Notice(f"{what}: {reason} ({detail}); queued again, attempt {task.attempts}"),
+            ]
+        return self._fail_task(task, reason)
 
     def _on_loaded(self, task: TransportTask) -> list[Output]:
         if task.kind is not TaskKind.FETCH or task.order_id is None:
@@ -477,6 +589,8 @@ class SiteController:
                 Metric("put_backs", "failed"),
                 Notice(f"put-back {task.putback_id} line {task.line_id} not done: {what}"),
             ]
+        else:
+            out.append(Notice(f"{what}; the tote is at {self.tote_at[task.tote_id]}"))
         return out
 
     # --- stations --------------------------------------------------------------------------
@@ -808,6 +922,8 @@ class SiteController:
                     Metric("cartons_verified", "mismatch"),
                     *self._exception(check.order_id, "rfid_mismatch", check.difference()),
                 ]
+        for serial, master in self.masters.items():  # resends and timeouts (CHECKLIST 38, 43)
+            out += self._from_master(serial, master.tick(now), now)
         return out + self._dispatch(now)
 
     # --- internals -------------------------------------------------------------------------
@@ -846,49 +962,46 @@ class SiteController:
         """Send free AGVs to the most urgent tasks whose tote is where the task starts."""
         out: list[Output] = []
         # An AGV reporting a node we do not have cannot be routed (nor is it where we think).
-        on_map = [
+        candidates = [
             agv
             for agv in self.agvs.values()
-            if agv.state is not None and self.floor.has(agv.state.last_node_id)
+            if agv.state is not None
+            and self.floor.has(agv.state.last_node_id)
+            and self.masters[agv.serial_number].readiness(now).ready
         ]
         for task in sorted(self._queued, key=TransportTask.dispatch_key):
             if task.tote_id in self._busy_totes or self.tote_at[task.tote_id] != task.source:
                 continue
-            agv = choose_agv(on_map, now, partial(self.floor.distance, target=task.source))
+            agv = choose_agv(candidates, now, partial(self.floor.distance, target=task.source))
             if agv is None:
                 break
-            out.append(self._assign(task, agv))
+            sent = self._assign(task, agv, now)
+            out += sent
+            if task.status is TaskStatus.QUEUED:  # not sent (see the notice): not this AGV now
+                candidates.remove(agv)
         self._queued = [t for t in self._queued if t.status is TaskStatus.QUEUED]
         return out
 
-    def _assign(self, task: TransportTask, agv: Agv) -> SendAgvOrder:
+    def _assign(self, task: TransportTask, agv: Agv, now: datetime) -> list[Output]:
         assert agv.state is not None
         to_source = self.floor.path(agv.state.last_node_id, task.source)
         to_destination = self.floor.path(task.source, task.destination)
-        route_ids = to_source + to_destination[1:]
-        nodes = [self.site.node(n) for n in route_ids]
-        route = tuple(RouteNode(n.id, n.x, n.y) for n in nodes)
-        source_kind, destination_kind = (
-            ("station", "rack") if task.kind is TaskKind.RETURN else ("rack", "station")
+        task.attempts += 1
+        route = task_route(
+            task,
+            [self.site.node(n) for n in to_source],
+            [self.site.node(n) for n in to_destination],
+            self.site.map_id,
         )
-        actions = (
-            NodeAction(
-                len(to_source) - 1,
-                task.pick_action_id,
-                "pick",
-                (("loadId", task.tote_id), ("stationType", source_kind)),
-            ),
-            NodeAction(
-                len(route) - 1,
-                task.drop_action_id,
-                "drop",
-                (("loadId", task.tote_id), ("stationType", destination_kind)),
-            ),
-        )
+        master = self.masters[agv.serial_number]
+        sent = master.send_order(task.agv_order_id, route, released=len(route), now=now)
+        if not any(isinstance(o, Publish) for o in sent):
+            task.attempts -= 1
+            return self._from_master(agv.serial_number, sent, now)
         task.status, task.agv = TaskStatus.ASSIGNED, agv.serial_number
         agv.task_id = task.task_id
         self._busy_totes.add(task.tote_id)
-        return SendAgvOrder(agv.serial_number, task.task_id, route, actions)
+        return self._from_master(agv.serial_number, sent, now)
 
     def _least_busy_station(self) -> str:
         open_orders = Counter(

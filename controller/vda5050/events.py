@@ -50,11 +50,13 @@ class Incident:
 
 @dataclass(frozen=True, slots=True)
 class MessageIgnored:
-    """An incoming message we did not process (item 13: it names another vehicle)."""
+    """An incoming message we did not process: it names another vehicle (item 13; the
+    message is wrong for its topic) or it is older than the last one (item 10; normal)."""
 
     serial_number: str
     topic: Topic
     reason: str
+    names_another_vehicle: bool = False
 
 
 @dataclass(frozen=True, slots=True)

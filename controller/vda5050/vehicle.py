@@ -86,7 +86,10 @@ class VehicleView:
             return None
         self.ignored_messages += 1
         return MessageIgnored(
-            self.serial_number, topic, f"header names {manufacturer}/{serial_number}"
+            self.serial_number,
+            topic,
+            f"header names {manufacturer}/{serial_number}",
+            names_another_vehicle=True,
         )
 
     def apply_state(self, message: StateMessage, now: datetime) -> tuple[bool, list[Event]]:

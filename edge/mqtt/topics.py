@@ -15,6 +15,7 @@ VDA_MAJOR = "v2"
 class Kind(StrEnum):
     AGV_STATE = "agv_state"
     AGV_CONNECTION = "agv_connection"
+    AGV_FACTSHEET = "agv_factsheet"
     RFID = "rfid"
     SORTER = "sorter"
     STATION = "station"
@@ -55,6 +56,11 @@ def controller_status(site_id: str) -> str:
     return f"warehouse/{site_id}/controller/status"
 
 
+_AGV_LEAVES = {
+    "state": Kind.AGV_STATE,
+    "connection": Kind.AGV_CONNECTION,
+    "factsheet": Kind.AGV_FACTSHEET,
+}
 _DEVICE_KINDS = {"sorter": Kind.SORTER, "station": Kind.STATION, "dock": Kind.DOCK}
 
 
@@ -70,6 +76,8 @@ class RouteTable:
                 Route(agv_topic(m, "+", "connection"), Kind.AGV_CONNECTION, 1)
                 for m in manufacturers
             ),
+            # Retained by the AGV (CHECKLIST 72): a (re)subscription brings the current one.
+            *(Route(agv_topic(m, "+", "factsheet"), Kind.AGV_FACTSHEET, 1) for m in manufacturers),
             *(Route(topic, Kind.RFID, 0) for topic in self._readers),
             Route(f"warehouse/{site.site}/sorter/+/events", Kind.SORTER, 1),
             Route(f"warehouse/{site.site}/station/+/events", Kind.STATION, 1),
@@ -82,7 +90,7 @@ class RouteTable:
             return Matched(Kind.RFID, reader)
         levels = topic.split("/")
         if len(levels) == 5 and levels[:2] == [VDA_INTERFACE, VDA_MAJOR]:
-            leaf = {"state": Kind.AGV_STATE, "connection": Kind.AGV_CONNECTION}.get(levels[4])
+            leaf = _AGV_LEAVES.get(levels[4])
             return Matched(leaf, levels[3], levels[2]) if leaf else None
         if len(levels) == 5 and levels[0] == "warehouse" and levels[1] == self.site_id:
             kind = {"sorter": Kind.SORTER, "station": Kind.STATION, "dock": Kind.DOCK}.get(

@@ -3,20 +3,52 @@ when they change or have not been sent for a while."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.fleet.schemas import AgvStatus
 from controller.domain.fleet import STATE_STALE_AFTER, Agv
-from controller.domain.messages import ConnectionState
+from controller.domain.layout import AgvSpec
+from controller.domain.messages import AgvState, ConnectionState
+from controller.service.agv_link import agv_state, master_for
 from edge.codecs.fleet import agv_status
-from edge.codecs.vda5050 import decode_state
 from edge.fleet import REFRESH, FleetReporter
-from tests.unit.test_vda5050_codec import STATE
 from tests.vda5050_schemas import problems
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+STATE = {
+    "headerId": 5,
+    "timestamp": "2026-11-22T10:00:00.00Z",
+    "version": "2.1.0",
+    "manufacturer": "simbotics",
+    "serialNumber": "AGV-01",
+    "orderId": "demo-1",
+    "orderUpdateId": 0,
+    "lastNodeId": "A1-01",
+    "lastNodeSequenceId": 4,
+    "nodeStates": [],
+    "edgeStates": [],
+    "driving": False,
+    "actionStates": [
+        {"actionId": "demo-1-pick", "actionType": "pick", "actionStatus": "FINISHED"},
+        {"actionId": "demo-1-drop", "actionType": "drop", "actionStatus": "RUNNING"},
+    ],
+    "batteryState": {"batteryCharge": 80.5, "charging": False},
+    "operatingMode": "AUTOMATIC",
+    "errors": [],
+    "safetyState": {"eStop": "NONE", "fieldViolation": False},
+}
+
+
+def decoded(message: dict[str, Any]) -> AgvState:
+    """The state as the site controller holds it, read by the AGV's master control."""
+    master = master_for(AgvSpec("AGV-01", "simbotics", "P1", 1.5), "t")
+    master.on_state(message, NOW)
+    state = agv_state(master.vehicle)
+    assert state is not None
+    return state
+
+
 DRIVING = STATE | {
     "orderUpdateId": 2,
     "nodeStates": [
@@ -46,7 +78,7 @@ DRIVING = STATE | {
 def online_agv(state: dict[str, Any] = DRIVING, at: datetime = NOW) -> Agv:
     assert problems("state", state) == []
     agv = Agv("AGV-01", "simbotics", ConnectionState.ONLINE, task_id="demo-1")
-    agv.state = decode_state(json.dumps(state).encode(), "simbotics", "AGV-01")
+    agv.state = decoded(state)
     agv.state_at = at
     return agv
 
@@ -110,7 +142,7 @@ def test_snapshots_are_sent_when_they_change_and_refreshed_when_they_do_not() ->
     assert [b["serial_number"] for b in first] == ["AGV-01"]
     reporter.sent(first, NOW)
     assert reporter.due([agv], NOW + timedelta(seconds=2)) == []
-    agv.state = decode_state(json.dumps(STATE).encode(), "simbotics", "AGV-01")  # it arrived
+    agv.state = decoded(STATE)  # it arrived
     changed = reporter.due([agv], NOW + timedelta(seconds=4))
     assert [b["last_node_id"] for b in changed] == ["A1-01"]
     reporter.sent(changed, NOW + timedelta(seconds=4))

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from controller.domain.epc import encode_sgtin96, encode_sscc96
 from controller.domain.layout import Site
 from controller.domain.messages import (
-    ConnectionState,
     PutBackLine,
     PutBackRequest,
     Report,
     ReportType,
-    SendAgvOrder,
     SorterDivert,
     StationCancel,
     StationCloseCarton,
@@ -37,7 +36,10 @@ from controller.service.site_controller import (
 from tests.unit.site_testing import (
     PREFIX_LEN,
     T0,
+    AgvOrder,
+    agv_orders,
     bring_online,
+    connection,
     deliver,
     finish,
     idle,
@@ -54,13 +56,17 @@ def online(ctl: SiteController) -> list[Output]:
     """Every AGV connects and reports itself idle at its start node: what that dispatched."""
     out: list[Output] = []
     for agv in ctl.site.agvs:
-        out += ctl.agv_connection(agv.serial_number, ConnectionState.ONLINE, T0)
-        out += ctl.agv_state(agv.serial_number, idle(agv.start_node), T0)
+        out += ctl.agv_connection(agv.serial_number, connection(agv.serial_number), T0)
+        out += ctl.agv_state(agv.serial_number, idle(agv.serial_number, agv.start_node), T0)
     return out
 
 
-def load_id(cmd: SendAgvOrder) -> str:
-    return dict(cmd.actions[0].parameters)["loadId"]
+def params(action: dict[str, Any]) -> dict[str, Any]:
+    return {p["key"]: p["value"] for p in action["actionParameters"]}
+
+
+def load_id(cmd: AgvOrder) -> str:
+    return cmd.load_id()
 
 
 def kinds(ctl: SiteController, kind: TaskKind) -> list[TaskStatus]:
@@ -79,8 +85,8 @@ def test_a_cancel_before_any_agv_was_sent_drops_the_fetch_and_is_reported_at_onc
     assert reports(out) == CANCELLED
     assert of(out, Report)[0].data == {}
     assert of(out, StationCancel) == [StationCancel(station, "SO-1")]
-    assert of(online(ctl), SendAgvOrder) == []
-    assert of(ctl.tick(T0), SendAgvOrder) == []
+    assert agv_orders(online(ctl)) == []
+    assert agv_orders(ctl.tick(T0)) == []
     assert kinds(ctl, TaskKind.FETCH) == [TaskStatus.CANCELLED]
 
 
@@ -90,7 +96,7 @@ def test_a_cancel_with_a_trip_under_way_is_reported_only_when_the_trip_has_ended
 ) -> None:
     bring_online(ctl)
     order = one_line_order(site)
-    [fetch] = of(ctl.release_order(order, T0), SendAgvOrder)
+    [fetch] = agv_orders(ctl.release_order(order, T0))
     if lifted:
         assert reports(finish(ctl, fetch, "pick")) == [ReportType.ORDER_PICKING]
     out = ctl.cancel_order("SO-1", T0)
@@ -101,9 +107,9 @@ def test_a_cancel_with_a_trip_under_way_is_reported_only_when_the_trip_has_ended
     out = finish(ctl, fetch, "pick", "drop")  # the tote arrives at the station
     assert reports(out) == CANCELLED
     assert of(out, StationPick) == []  # the operator is not told to pick from it
-    [back] = of(out, SendAgvOrder)
+    [back] = agv_orders(out)
     assert load_id(back) == order.lines[0].allocations[0].tote_id
-    assert back.route[-1].node_id == order.lines[0].allocations[0].bin
+    assert back.nodes[-1] == order.lines[0].allocations[0].bin
     assert reports(ctl.cancel_order("SO-1", T0)) == CANCELLED  # a repeat now: at once
 
 
@@ -114,7 +120,7 @@ def test_a_tote_waiting_at_the_station_goes_home_and_a_pick_made_before_the_canc
     pick = deliver(ctl, one_line_order(site))
     out = ctl.cancel_order("SO-1", T0)
     assert reports(out) == CANCELLED
-    [back] = of(out, SendAgvOrder)
+    [back] = agv_orders(out)
     assert load_id(back) == pick.tote_id
     # The operator had finished the pick before the display heard of the cancel: the items
     # did leave the tote, so the stock report goes out (and no second trip home, no carton).
@@ -204,7 +210,7 @@ def test_a_cancel_of_an_unknown_order_is_answered_at_once_and_a_later_release_ig
     assert of(out, StationCancel) == []
     assert reports(ctl.cancel_order("SO-404", T0)) == CANCELLED  # idempotent
     out = ctl.release_order(one_line_order(site, "SO-404"), T0)
-    assert of(out, SendAgvOrder) == []
+    assert agv_orders(out) == []
     assert "SO-404" not in ctl.orders
 
 
@@ -228,7 +234,7 @@ def test_an_amendment_before_any_work_started_replaces_the_lines(
     out = ctl.release_order(v2, T0)
     assert reports(out) == []
     assert Metric("amendments", "applied") in out
-    [fetch] = of(online(ctl), SendAgvOrder)
+    [fetch] = agv_orders(online(ctl))
     assert load_id(fetch) == v2.lines[0].allocations[0].tote_id  # only the new version's tote
     finish(ctl, fetch, "pick")
     [pick] = of(finish(ctl, fetch, "pick", "drop"), StationPick)
@@ -242,15 +248,15 @@ def test_an_amendment_while_an_agv_drives_to_the_rack_applies_and_the_old_tote_g
     ctl: SiteController, site: Site
 ) -> None:
     bring_online(ctl)
-    [old] = of(ctl.release_order(one_line_order(site, sku_index=0), T0), SendAgvOrder)
+    [old] = agv_orders(ctl.release_order(one_line_order(site, sku_index=0), T0))
     v2 = replace(one_line_order(site, qty=1, sku_index=1), version=2)
     out = ctl.release_order(v2, T0)
     assert Metric("amendments", "applied") in out
-    [new] = of(out, SendAgvOrder)
+    [new] = agv_orders(out)
     assert reports(finish(ctl, old, "pick")) == []  # the old version's tote: no order.picking
     out = finish(ctl, old, "pick", "drop")
     assert of(out, StationPick) == []
-    [back] = of(out, SendAgvOrder)
+    [back] = agv_orders(out)
     assert load_id(back) == load_id(old)
     assert reports(finish(ctl, new, "pick")) == [ReportType.ORDER_PICKING]
     [pick] = of(finish(ctl, new, "pick", "drop"), StationPick)
@@ -264,7 +270,7 @@ def test_an_amendment_after_work_started_is_refused_with_an_exception(
     bring_online(ctl)
     v1 = one_line_order(site, qty=2)
     if started == "lifted":
-        [fetch] = of(ctl.release_order(v1, T0), SendAgvOrder)
+        [fetch] = agv_orders(ctl.release_order(v1, T0))
         finish(ctl, fetch, "pick")
     else:
         pick = deliver(ctl, v1)
@@ -276,7 +282,7 @@ def test_an_amendment_after_work_started_is_refused_with_an_exception(
     assert exception.data["reason"] == "amendment_refused"
     assert "version 2 not applied" in exception.data["detail"]
     assert started in exception.data["detail"]
-    assert of(out, SendAgvOrder) == []
+    assert agv_orders(out) == []
     assert ctl.orders["SO-1"].order == v1  # the lines stay those of version 1
     assert ctl.tasks == tasks_before  # nothing planned for version 2
     later = ctl.release_order(replace(v1, version=3), T0)  # the order is in exception now
@@ -314,15 +320,15 @@ def test_a_put_back_fetches_the_tote_instructs_the_operator_and_reports_the_line
     request = putback_request(site)
     line = request.lines[0]
     out = ctl.request_putback(request, T0)
-    [fetch] = of(out, SendAgvOrder)
+    [fetch] = agv_orders(out)
     pick, drop = fetch.actions
-    assert fetch.route[pick.node_index].node_id == line.bin
-    assert dict(pick.parameters) == {"loadId": line.tote_id, "stationType": "rack"}
-    assert dict(drop.parameters) == {"loadId": line.tote_id, "stationType": "station"}
+    assert fetch.nodes[pick["node_index"]] == line.bin
+    assert params(pick) == {"loadId": line.tote_id, "stationType": "rack"}
+    assert params(drop) == {"loadId": line.tote_id, "stationType": "station"}
     assert reports(finish(ctl, fetch, "pick")) == []
     [instruction] = of(finish(ctl, fetch, "pick", "drop"), StationPutBack)
     station = instruction.station_id
-    assert fetch.route[-1].node_id == site.station(station).node
+    assert fetch.nodes[-1] == site.station(station).node
     assert instruction == StationPutBack(
         station, fetch.order_id, "PB-1", "SO-9", "10", line.tote_id, line.sku, line.gtin, 2
     )
@@ -337,8 +343,8 @@ def test_a_put_back_fetches_the_tote_instructs_the_operator_and_reports_the_line
         "tote_id": line.tote_id,
         "qty": 2,
     }
-    [back] = of(out, SendAgvOrder)
-    assert (load_id(back), back.route[-1].node_id) == (line.tote_id, line.bin)
+    [back] = agv_orders(out)
+    assert (load_id(back), back.nodes[-1]) == (line.tote_id, line.bin)
     again = ctl.station_put_back(station, instruction.task_id, 2, T0)  # a QoS 1 redelivery
     assert reports(again) == []
     assert Metric("duplicate_confirmation", "putBack") in again
@@ -347,10 +353,10 @@ def test_a_put_back_fetches_the_tote_instructs_the_operator_and_reports_the_line
 def test_a_put_back_waits_for_its_tote_to_be_home(ctl: SiteController, site: Site) -> None:
     bring_online(ctl)
     pick = deliver(ctl, one_line_order(site))  # the tote is at the station for SO-1
-    assert of(ctl.request_putback(putback_request(site), T0), SendAgvOrder) == []
-    [back] = of(ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0), SendAgvOrder)
+    assert agv_orders(ctl.request_putback(putback_request(site), T0)) == []
+    [back] = agv_orders(ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0))
     finish(ctl, back, "pick")
-    [fetch] = of(finish(ctl, back, "pick", "drop"), SendAgvOrder)  # home: now fetched again
+    [fetch] = agv_orders(finish(ctl, back, "pick", "drop"))  # home: now fetched again
     assert load_id(fetch) == pick.tote_id
 
 

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from controller.domain.epc import encode_sgtin96, encode_sscc96
 from controller.domain.layout import Site
 from controller.domain.messages import (
-    ActionState,
-    ActionStatus,
-    AgvError,
-    AgvState,
     Allocation,
-    ConnectionState,
     ReleasedLine,
     ReleasedOrder,
     Report,
     ReportType,
-    RequestAgvState,
-    SendAgvOrder,
     SorterDivert,
     StationCloseCarton,
     StationLabel,
@@ -28,24 +22,32 @@ from controller.domain.messages import (
     StationReject,
     TagRead,
 )
-from controller.service.site_controller import Metric, SiteController, WorkRefused
+from controller.domain.tasks import MAX_ATTEMPTS
+from controller.service.site_controller import Metric, Output, SiteController, WorkRefused
+from controller.vda5050.events import Publish
 from tests.unit.site_testing import (
     PREFIX_LEN,
     T0,
+    AgvOrder,
+    agv_orders,
     bring_online,
+    connection,
     deliver,
     finish,
     idle,
+    instant_actions,
     of,
     one_line_order,
+    progress,
     reports,
+    state,
     walk_to_packed,
 )
 
 
 def test_no_agv_is_sent_before_it_reports_a_state(ctl: SiteController, site: Site) -> None:
     out = ctl.release_order(one_line_order(site), T0)
-    assert of(out, SendAgvOrder) == []
+    assert agv_orders(out) == []
 
 
 def test_released_line_sends_the_nearest_agv_to_pick_at_the_rack_and_drop_at_the_station(
@@ -53,21 +55,21 @@ def test_released_line_sends_the_nearest_agv_to_pick_at_the_rack_and_drop_at_the
 ) -> None:
     bring_online(ctl)
     order = one_line_order(site)
-    [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
+    [cmd] = agv_orders(ctl.release_order(order, T0))
     bin_node = order.lines[0].allocations[0].bin
     pick, drop = cmd.actions
-    assert (pick.action_type, cmd.route[pick.node_index].node_id) == ("pick", bin_node)
-    assert (drop.action_type, cmd.route[drop.node_index].node_id) == ("drop", "ST1")
-    assert drop.node_index == len(cmd.route) - 1
-    start = cmd.route[0].node_id
+    assert (pick["actionType"], cmd.nodes[pick["node_index"]]) == ("pick", bin_node)
+    assert (drop["actionType"], cmd.nodes[drop["node_index"]]) == ("drop", "ST1")
+    assert drop["node_index"] == len(cmd.nodes) - 1
+    start = cmd.nodes[0]
     assert start == next(a.start_node for a in site.agvs if a.serial_number == cmd.serial_number)
     # the nearest of the four parked AGVs to the rack is chosen
     distances = {a.serial_number: ctl.floor.distance(a.start_node, bin_node) for a in site.agvs}
     assert distances[cmd.serial_number] == min(distances.values())
     # consecutive route nodes are neighbours on the floor graph
     edges = {frozenset((e.a, e.b)) for e in site.edges}
-    for a, b in zip(cmd.route, cmd.route[1:], strict=False):
-        assert frozenset((a.node_id, b.node_id)) in edges
+    for a, b in zip(cmd.nodes, cmd.nodes[1:], strict=False):
+        assert frozenset((a, b)) in edges
 
 
 def test_an_order_walks_from_release_to_shipped(ctl: SiteController, site: Site) -> None:
@@ -92,33 +94,31 @@ def test_an_order_walks_from_release_to_shipped(ctl: SiteController, site: Site)
 def test_the_picked_tote_goes_home_and_its_trip_is_counted(ctl: SiteController, site: Site) -> None:
     bring_online(ctl)
     order = one_line_order(site)
-    [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
+    [cmd] = agv_orders(ctl.release_order(order, T0))
     finish(ctl, cmd, "pick")
     out = finish(ctl, cmd, "pick", "drop")
     assert Metric("agv_trips", "fetch") in out
     [pick] = of(out, StationPick)
     out = ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0)
-    [back] = of(out, SendAgvOrder)
+    [back] = agv_orders(out)
     tote = order.lines[0].allocations[0]
-    assert back.route[back.actions[0].node_index].node_id == "ST1"
-    assert back.route[-1].node_id == tote.bin
-    assert dict(back.actions[1].parameters)["loadId"] == tote.tote_id
+    assert back.nodes[back.action("pick")["node_index"]] == "ST1"
+    assert back.nodes[-1] == tote.bin
+    assert back.load_id() == tote.tote_id
 
 
 def test_a_second_order_for_the_same_tote_waits_until_it_is_home(
     ctl: SiteController, site: Site
 ) -> None:
     bring_online(ctl)
-    [first] = of(ctl.release_order(one_line_order(site, "SO-1"), T0), SendAgvOrder)
-    assert of(ctl.release_order(one_line_order(site, "SO-2"), T0), SendAgvOrder) == []
+    [first] = agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0))
+    assert agv_orders(ctl.release_order(one_line_order(site, "SO-2"), T0)) == []
     finish(ctl, first, "pick")
     [pick] = of(finish(ctl, first, "pick", "drop"), StationPick)
-    [back] = of(ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0), SendAgvOrder)
+    [back] = agv_orders(ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0))
     finish(ctl, back, "pick")
-    [second] = of(finish(ctl, back, "pick", "drop"), SendAgvOrder)
-    assert (
-        dict(second.actions[0].parameters)["loadId"] == dict(first.actions[0].parameters)["loadId"]
-    )
+    [second] = agv_orders(finish(ctl, back, "pick", "drop"))
+    assert second.load_id() == first.load_id()
 
 
 def test_a_redelivered_pick_confirmation_counts_once(ctl: SiteController, site: Site) -> None:
@@ -231,14 +231,14 @@ def test_a_parcel_read_at_the_wrong_door_is_not_loaded(ctl: SiteController, site
 
 def test_a_stale_or_faulty_agv_is_not_dispatched(ctl: SiteController, site: Site) -> None:
     for agv in site.agvs:
-        ctl.agv_connection(agv.serial_number, ConnectionState.ONLINE, T0)
-    ctl.agv_state("AGV-01", idle("P1"), T0 - timedelta(seconds=60))
-    fatal = AgvState("", "P2", False, 0, 0, (), (AgvError("x", "FATAL"),), "AUTOMATIC", 90.0)
-    ctl.agv_state("AGV-02", fatal, T0)
-    ctl.agv_state("AGV-03", idle("P3"), T0)
-    ctl.agv_connection("AGV-03", ConnectionState.CONNECTIONBROKEN, T0)
-    assert of(ctl.release_order(one_line_order(site), T0), SendAgvOrder) == []
-    [cmd] = of(ctl.agv_state("AGV-04", idle("P4"), T0), SendAgvOrder)
+        ctl.agv_connection(agv.serial_number, connection(agv.serial_number), T0)
+    ctl.agv_state("AGV-01", idle("AGV-01", "P1"), T0 - timedelta(seconds=60))
+    fatal = {"errorType": "x", "errorLevel": "FATAL", "errorReferences": []}
+    ctl.agv_state("AGV-02", state("AGV-02", "P2", errors=[fatal]), T0)
+    ctl.agv_state("AGV-03", idle("AGV-03", "P3"), T0)
+    ctl.agv_connection("AGV-03", connection("AGV-03", "CONNECTIONBROKEN"), T0)
+    assert agv_orders(ctl.release_order(one_line_order(site), T0)) == []
+    [cmd] = agv_orders(ctl.agv_state("AGV-04", idle("AGV-04", "P4"), T0))
     assert cmd.serial_number == "AGV-04"
 
 
@@ -253,13 +253,13 @@ def test_sscc_serials_continue_from_where_the_edge_left_off(site: Site) -> None:
 
 
 def test_an_agv_coming_online_is_asked_for_its_state_once(ctl: SiteController) -> None:
-    first = of(ctl.agv_connection("AGV-01", ConnectionState.ONLINE, T0), RequestAgvState)
-    assert [r.serial_number for r in first] == ["AGV-01"]
-    assert of(ctl.agv_connection("AGV-01", ConnectionState.ONLINE, T0), RequestAgvState) == []
-    ctl.agv_connection("AGV-01", ConnectionState.CONNECTIONBROKEN, T0)
-    again = of(ctl.agv_connection("AGV-01", ConnectionState.ONLINE, T0), RequestAgvState)
-    assert len(again) == 1
-    assert again[0].action_id != first[0].action_id
+    """And, lacking a factsheet, for that once too (CHECKLIST 73)."""
+    first = instant_actions(ctl.agv_connection("AGV-01", connection("AGV-01"), T0))
+    assert first == ["stateRequest", "factsheetRequest"]
+    assert instant_actions(ctl.agv_connection("AGV-01", connection("AGV-01"), T0)) == []
+    ctl.agv_connection("AGV-01", connection("AGV-01", "CONNECTIONBROKEN"), T0)
+    again = instant_actions(ctl.agv_connection("AGV-01", connection("AGV-01"), T0))
+    assert again == ["stateRequest"]
 
 
 def test_an_over_pick_is_an_exception_not_a_complete_line(ctl: SiteController, site: Site) -> None:
@@ -286,7 +286,7 @@ def test_work_naming_a_tote_this_site_does_not_have_is_refused_without_a_trace(
         ctl.release_order(stranger, T0)
     assert "SO-X" not in ctl.orders
     assert ctl.tasks == {}
-    assert of(ctl.release_order(one_line_order(site, "SO-1"), T0), SendAgvOrder) != []
+    assert agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0)) != []
 
 
 def test_an_agv_reporting_a_node_off_the_map_is_not_dispatched(
@@ -294,11 +294,11 @@ def test_an_agv_reporting_a_node_off_the_map_is_not_dispatched(
 ) -> None:
     bring_online(ctl)
     for agv in ("AGV-01", "AGV-02", "AGV-03"):
-        out = ctl.agv_state(agv, idle("DOCK-7"), T0)
+        out = ctl.agv_state(agv, idle(agv, "DOCK-7"), T0)
         assert Metric("agv_off_map", agv) in out
-    [cmd] = of(ctl.release_order(one_line_order(site), T0), SendAgvOrder)
+    [cmd] = agv_orders(ctl.release_order(one_line_order(site), T0))
     assert cmd.serial_number == "AGV-04"
-    assert of(ctl.tick(T0), SendAgvOrder) == []  # and nothing raises on later dispatches
+    assert agv_orders(ctl.tick(T0)) == []  # and nothing raises on later dispatches
 
 
 def close_two_cartons(ctl: SiteController, site: Site) -> tuple[StationPick, StationPick]:
@@ -368,14 +368,12 @@ def test_a_parcel_is_loaded_only_once_sorted(ctl: SiteController, site: Site) ->
     assert reports(ctl.tag_reads("door-1", [tag], T0)) == [ReportType.PARCEL_LOADED]
 
 
-def test_a_fetch_dropped_by_an_exception_is_not_sent_to_the_agv_that_failed_the_first(
-    ctl: SiteController, site: Site
-) -> None:
+def two_line_order_with_one_agv(ctl: SiteController, site: Site) -> ReleasedOrder:
     agv = site.agvs[0]  # one AGV: the second line's fetch waits for it
-    ctl.agv_connection(agv.serial_number, ConnectionState.ONLINE, T0)
-    ctl.agv_state(agv.serial_number, idle(agv.start_node), T0)
+    ctl.agv_connection(agv.serial_number, connection(agv.serial_number), T0)
+    ctl.agv_state(agv.serial_number, idle(agv.serial_number, agv.start_node), T0)
     a, b = site.skus[0], site.skus[1]
-    order = ReleasedOrder(
+    return ReleasedOrder(
         "SO-1",
         5,
         "DHL",
@@ -386,11 +384,102 @@ def test_a_fetch_dropped_by_an_exception_is_not_sent_to_the_agv_that_failed_the_
             for line_id, s in (("10", a), ("20", b))
         ),
     )
-    [cmd] = of(ctl.release_order(order, T0), SendAgvOrder)
-    failed = tuple(
-        ActionState(x.action_id, x.action_type, ActionStatus.FAILED) for x in cmd.actions
+
+
+def cancelled(sent: AgvOrder, out: list[Output]) -> dict[str, Any]:
+    """The AGV's state once the cancelOrder among `out` is done: the order's actions that
+    had not ended are FAILED (CHECKLIST 44)."""
+    [cancel] = [
+        a
+        for o in out
+        if isinstance(o, Publish) and o.topic.value == "instantActions"
+        for a in o.message["actions"]
+    ]
+    message = progress(sent, failed="pick")
+    for action in message["actionStates"]:
+        if action["actionStatus"] == "WAITING":
+            action["actionStatus"] = "FAILED"
+    message["actionStates"].append(
+        {"actionId": cancel["actionId"], "actionType": "cancelOrder", "actionStatus": "FINISHED"}
     )
-    state = AgvState(cmd.order_id, cmd.route[0].node_id, False, 0, 0, failed, (), "AUTOMATIC", 90.0)
-    out = ctl.agv_state(cmd.serial_number, state, T0)  # the order ends: the AGV is free again
+    return message
+
+
+def test_a_pick_that_fails_with_the_tote_still_home_is_sent_again_as_a_new_order(
+    ctl: SiteController, site: Site
+) -> None:
+    [first] = agv_orders(ctl.release_order(two_line_order_with_one_agv(ctl, site), T0))
+    out = ctl.agv_state(first.serial_number, progress(first, failed="pick"), T0)
+    assert reports(out) == []
+    assert Metric("task_requeued", "agv_failed") in out
+    assert instant_actions(out) == ["cancelOrder"]  # it would drive on to drop nothing
+    assert agv_orders(out) == []
+    out = ctl.agv_state(first.serial_number, cancelled(first, out), T0)
+    [again] = agv_orders(out)  # the same tote, under a new orderId (CHECKLIST 23)
+    assert again.load_id() == first.load_id()
+    assert again.order_id == f"{first.order_id}.2"
+    assert again.action("pick")["actionId"] != first.action("pick")["actionId"]
+
+
+def test_a_pick_failing_on_every_attempt_is_escalated_and_its_order_stops(
+    ctl: SiteController, site: Site
+) -> None:
+    [sent] = agv_orders(ctl.release_order(two_line_order_with_one_agv(ctl, site), T0))
+    for _ in range(MAX_ATTEMPTS - 1):
+        out = ctl.agv_state(sent.serial_number, progress(sent, failed="pick"), T0)
+        [sent] = agv_orders(ctl.agv_state(sent.serial_number, cancelled(sent, out), T0))
+    out = ctl.agv_state(sent.serial_number, progress(sent, failed="pick"), T0)
     assert reports(out) == [ReportType.ORDER_EXCEPTION]
-    assert of(out, SendAgvOrder) == []
+    assert of(out, Report)[0].data["reason"] == "agv_failed"
+    assert agv_orders(out) == []  # the second line's fetch went with the exception
+
+
+def test_a_drop_that_fails_with_the_tote_on_board_is_escalated_at_once(
+    ctl: SiteController, site: Site
+) -> None:
+    [sent] = agv_orders(ctl.release_order(two_line_order_with_one_agv(ctl, site), T0))
+    finish(ctl, sent, "pick")
+    out = ctl.agv_state(sent.serial_number, progress(sent, "pick", failed="drop"), T0)
+    assert reports(out) == [ReportType.ORDER_EXCEPTION]
+    assert ctl.tote_at[sent.load_id()] == f"agv:{sent.serial_number}"  # where a person finds it
+
+
+def test_an_order_the_agv_rejects_is_sent_again_and_escalated_after_the_last_attempt(
+    ctl: SiteController, site: Site
+) -> None:
+    """CHECKLIST 40: a rejection stops that order; the task is not left assigned."""
+    [sent] = agv_orders(ctl.release_order(two_line_order_with_one_agv(ctl, site), T0))
+    refusal = {
+        "errorType": "orderError",
+        "errorLevel": "WARNING",
+        "errorReferences": [{"referenceKey": "orderId", "referenceValue": sent.order_id}],
+    }
+    home = sent.nodes[0]
+    out = ctl.agv_state(sent.serial_number, state(sent.serial_number, home, errors=[refusal]), T0)
+    assert Metric("task_requeued", "agv_order_rejected") in out
+    [again] = agv_orders(out)
+    assert again.order_id != sent.order_id
+    accepted = ctl.agv_state(again.serial_number, progress(again), T0)
+    assert Metric("agv_orders", "accepted") in accepted
+    assert ctl.tasks[ctl.agvs[again.serial_number].task_id or ""].status == "accepted"
+
+
+def test_an_order_never_echoed_is_resent_then_sent_again_as_a_new_order(
+    ctl: SiteController, site: Site
+) -> None:
+    """CHECKLIST 38: a lost QoS 0 order is resent a bounded number of times, then the task is
+    queued again; nothing waits for it for ever."""
+    [sent] = agv_orders(ctl.release_order(two_line_order_with_one_agv(ctl, site), T0))
+    serial, home = sent.serial_number, sent.nodes[0]
+    now, resent, renewed = T0, [], []
+    for _ in range(20):
+        now += timedelta(seconds=5)
+        ctl.agv_state(serial, idle(serial, home), now)  # alive, but the order never arrives
+        out = ctl.tick(now)
+        resent += [o for o in agv_orders(out) if o.order_id == sent.order_id]
+        renewed += [o for o in agv_orders(out) if o.order_id != sent.order_id]
+        if renewed:
+            break
+    assert resent, "the order was never resent"
+    assert len(resent) < 10
+    assert [o.load_id() for o in renewed] == [sent.load_id()]

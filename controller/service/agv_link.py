@@ -1,0 +1,93 @@
+"""What the site controller needs of the VDA 5050 master control (controller/vda5050): one
+`AgvMaster` per vehicle, the state it parsed in the controller's own terms, and a transport
+task's route as a VDA 5050 order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from controller.domain.layout import AgvSpec, Node
+from controller.domain.messages import (
+    ActionState,
+    AgvError,
+    AgvPosition,
+    AgvState,
+)
+from controller.domain.tasks import TaskKind, TransportTask
+from controller.vda5050.actions import ActionParameter, ActionSpec, BlockingType
+from controller.vda5050.headers import AgvAddress, ProtocolVersion
+from controller.vda5050.ids import counter_ids
+from controller.vda5050.master import AgvMaster
+from controller.vda5050.order_builder import NodeSpec
+from controller.vda5050.vehicle import VehicleView
+
+
+def master_for(agv: AgvSpec, id_prefix: str) -> AgvMaster:
+    """The master control of one configured AGV; instant action ids from `id_prefix`, which
+    differs per run, so no id repeats across restarts."""
+    return AgvMaster(
+        AgvAddress(agv.manufacturer, agv.serial_number, version=ProtocolVersion(agv.protocol)),
+        new_id=counter_ids(f"{id_prefix}-{agv.serial_number}-a"),
+    )
+
+
+def agv_state(view: VehicleView) -> AgvState | None:
+    """The last state the master control took in, as the site controller decides on it."""
+    state = view.state
+    if state is None:
+        return None
+    position = view.position  # None until the vehicle has initialised it (CHECKLIST 56)
+    return AgvState(
+        order_id=state.order_id,
+        last_node_id=state.last_node_id,
+        driving=state.driving,
+        open_nodes=len(state.node_states),
+        open_edges=len(state.edge_states),
+        action_states=tuple(
+            ActionState(a.action_id, a.action_type, a.status) for a in state.action_states
+        ),
+        errors=tuple(
+            AgvError(e.error_type, e.level, e.description, e.references) for e in state.errors
+        ),
+        operating_mode=state.operating_mode,
+        battery_charge=state.battery_charge,
+        order_update_id=state.order_update_id,
+        charging=state.charging,
+        paused=state.paused,
+        e_stop=state.e_stop,
+        position=(
+            None
+            if position is None
+            else AgvPosition(position.x, position.y, position.theta, position.map_id)
+        ),
+    )
+
+
+def task_route(
+    task: TransportTask, to_source: Sequence[Node], to_destination: Sequence[Node], map_id: str
+) -> list[NodeSpec]:
+    """The whole trip, released at once: to the source, pick the tote, on to the
+    destination, drop it. Actions are HARD: the vehicle stands still while handling."""
+    source_kind, destination_kind = (
+        ("station", "rack") if task.kind is TaskKind.RETURN else ("rack", "station")
+    )
+    nodes = [*to_source, *to_destination[1:]]
+    pick_at, drop_at = len(to_source) - 1, len(nodes) - 1
+    route = []
+    for i, node in enumerate(nodes):
+        actions: list[ActionSpec] = []
+        if i == pick_at:
+            actions.append(_handling("pick", task.pick_action_id, task.tote_id, source_kind))
+        if i == drop_at:
+            actions.append(_handling("drop", task.drop_action_id, task.tote_id, destination_kind))
+        route.append(NodeSpec(node.id, node.x, node.y, map_id, actions=tuple(actions)))
+    return route
+
+
+def _handling(action_type: str, action_id: str, tote_id: str, station_type: str) -> ActionSpec:
+    return ActionSpec(
+        action_type,
+        BlockingType.HARD,
+        (ActionParameter("loadId", tote_id), ActionParameter("stationType", station_type)),
+        action_id=action_id,
+    )

@@ -42,6 +42,9 @@ class Agv:
             and state.e_stop == "NONE"
             and state.operating_mode in DISPATCHABLE_MODES
             and state.last_node_id != ""
+            # Every task starts with a pick: an AGV still carrying a tote (its task failed
+            # with the tote on board) would fail it (loadHandlingDeviceOccupied).
+            and not state.load_ids
         )
 
 

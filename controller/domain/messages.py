@@ -121,6 +121,9 @@ class AgvState:
     paused: bool = False
     e_stop: str = "NONE"  # safetyState.eStop: AUTOACK, MANUAL, REMOTE, NONE
     position: AgvPosition | None = None  # None while the vehicle's is not initialised
+    # loads[].loadId ("" for a load without one); None: the vehicle does not report its
+    # loads, so they are unknown (CHECKLIST 55)
+    load_ids: tuple[str, ...] | None = None
 
     @property
     def order_complete(self) -> bool:

@@ -37,6 +37,7 @@ def agv_state(view: VehicleView) -> AgvState | None:
     if state is None:
         return None
     position = view.position  # None until the vehicle has initialised it (CHECKLIST 56)
+    loads = view.loads
     return AgvState(
         order_id=state.order_id,
         last_node_id=state.last_node_id,
@@ -60,6 +61,7 @@ def agv_state(view: VehicleView) -> AgvState | None:
             if position is None
             else AgvPosition(position.x, position.y, position.theta, position.map_id)
         ),
+        load_ids=None if loads is None else tuple(load.load_id or "" for load in loads),
     )
 
 

@@ -173,6 +173,16 @@ def test_an_idle_agv_in_automatic_mode_is_dispatchable() -> None:
     assert idle_agv().dispatchable(NOW)
 
 
+def test_an_agv_still_carrying_a_load_is_not_dispatchable() -> None:
+    """Every task starts with a pick, which a loaded AGV fails; `loads` left out means
+    unknown (CHECKLIST 55), not loaded."""
+    tote = {"loadId": "TOTE-0001", "loadType": "TOTE", "loadPosition": "LHD1"}
+    assert not idle_agv(loads=[tote]).dispatchable(NOW)
+    assert idle_agv(loads=[]).dispatchable(NOW)
+    assert "loads" not in IDLE
+    assert idle_agv().dispatchable(NOW)
+
+
 def test_charging_paused_or_halted_agvs_are_not_dispatchable() -> None:
     """CHECKLIST 59 and 60: each would take an order and stand still."""
     assert not idle_agv(batteryState={"batteryCharge": 30.0, "charging": True}).dispatchable(NOW)

@@ -444,6 +444,31 @@ def test_a_drop_that_fails_with_the_tote_on_board_is_escalated_at_once(
     assert ctl.tote_at[sent.load_id()] == f"agv:{sent.serial_number}"  # where a person finds it
 
 
+def test_an_agv_left_carrying_a_tote_gets_no_task_once_its_fatal_error_is_cleared(
+    ctl: SiteController, site: Site
+) -> None:
+    """Its task failed with the tote on board, and the tote is still there: a fetch sent to
+    it would fail at the pick (loadHandlingDeviceOccupied) until another order's exception."""
+    bring_online(ctl)
+    [sent] = agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0))
+    tote = [{"loadId": sent.load_id(), "loadType": "TOTE", "loadPosition": "LHD1"}]
+    ctl.agv_state(sent.serial_number, progress(sent, "pick", loads=tote), T0)
+    fatal = {
+        "errorType": "driveFault",
+        "errorLevel": "FATAL",
+        "errorReferences": [{"referenceKey": "orderId", "referenceValue": sent.order_id}],
+    }
+    stopped = progress(sent, "pick", failed="drop", errors=[fatal], loads=tote)
+    out = ctl.agv_state(sent.serial_number, stopped, T0)
+    assert of(out, Report)[0].data["reason"] == "agv_failed"
+
+    cleared = progress(sent, "pick", failed="drop", loads=tote)  # the tote still on board
+    assert agv_orders(ctl.agv_state(sent.serial_number, cleared, T0)) == []
+    assert not ctl.agvs[sent.serial_number].dispatchable(T0)
+    [next_fetch] = agv_orders(ctl.release_order(one_line_order(site, "SO-2", sku_index=1), T0))
+    assert next_fetch.serial_number != sent.serial_number
+
+
 def test_an_order_the_agv_rejects_is_sent_again_and_escalated_after_the_last_attempt(
     ctl: SiteController, site: Site
 ) -> None:

@@ -22,7 +22,7 @@ def dispatch(
     """Decode and handle one message. Raises PayloadError (malformed) or UnknownDevice."""
     match route.kind:
         case Kind.AGV_STATE | Kind.AGV_CONNECTION | Kind.AGV_FACTSHEET:
-            return _agv_message(controller, site, route, payload, now)
+            return _agv_message(controller, route, payload, now)
         case Kind.RFID:
             reader = site.reader(route.device)
             reads = parse_reader_payload(payload, reader.format.value)
@@ -41,11 +41,11 @@ def dispatch(
 
 
 def _agv_message(
-    controller: SiteController, site: Site, route: Matched, payload: bytes, now: datetime
+    controller: SiteController, route: Matched, payload: bytes, now: datetime
 ) -> list[Output]:
     """VDA 5050 from an AGV: its master control (controller/vda5050) reads the JSON; what
     it cannot read is a PayloadError like any other malformed payload."""
-    agv = next((a for a in site.agvs if a.serial_number == route.device), None)
+    agv = controller.agvs.get(route.device)
     if agv is None or agv.manufacturer != route.manufacturer:
         raise UnknownDevice("AGV", f"{route.manufacturer}/{route.device}")
     message = parse_json_object(payload)

@@ -4,43 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from controller.domain.messages import AgvState, ConnectionState
-
-STATE_STALE_AFTER = timedelta(seconds=35)  # VDA 5050 §6.10: state at least every 30 s, + margin
-DISPATCHABLE_MODES = frozenset({"AUTOMATIC", "SEMIAUTOMATIC"})  # VDA 5050 §6.10.6 Table 1
+from controller.vda5050.master import AgvMaster
 
 
 @dataclass
 class Agv:
+    """One AGV as the site controller sees it: its VDA 5050 master control (the vehicle's
+    health and protocol, controller/vda5050), the last state in the controller's terms, and
+    the task it is executing."""
+
     serial_number: str
     manufacturer: str
-    connection: ConnectionState = ConnectionState.OFFLINE
-    state: AgvState | None = None
-    state_at: datetime | None = None
+    master: AgvMaster
+    state: AgvState | None = None  # the master's last state, converted (agv_link.agv_state)
     task_id: str | None = None  # the transport task it is executing, if any
+
+    @property
+    def connection(self) -> ConnectionState:
+        """OFFLINE until a `connection` message says otherwise."""
+        return self.master.vehicle.connection or ConnectionState.OFFLINE
+
+    @property
+    def state_at(self) -> datetime | None:
+        return self.master.vehicle.state_at
 
     def stale(self, now: datetime) -> bool:
         """No state for longer than the vehicle may stay silent (CHECKLIST 48)."""
-        return self.state_at is None or now - self.state_at > STATE_STALE_AFTER
+        return self.master.vehicle.stale(now)
 
     def dispatchable(self, now: datetime) -> bool:
+        """Ready for an order by VDA 5050 (online, fresh, no FATAL error, AUTOMATIC,
+        not charging, paused or halted: the master's readiness), and free for a task."""
         state = self.state
         return (
             self.task_id is None
-            and self.connection is ConnectionState.ONLINE
             and state is not None
-            and not self.stale(now)
+            and self.master.readiness(now).ready
             and state.order_complete
             and not state.driving
-            and not state.has_fatal_error
-            # CHECKLIST 59, 60: a vehicle charging, paused or halted takes an order and
-            # stands still; none of them is ready for a transport task.
-            and not state.charging
-            and not state.paused
-            and state.e_stop == "NONE"
-            and state.operating_mode in DISPATCHABLE_MODES
             and state.last_node_id != ""
             # Every task starts with a pick: an AGV still carrying a tote (its task failed
             # with the tote on board) would fail it (loadHandlingDeviceOccupied).

@@ -134,10 +134,6 @@ class AgvState:
             and all(a.status in FINAL_ACTION_STATUSES for a in self.action_states)
         )
 
-    @property
-    def has_fatal_error(self) -> bool:
-        return any(e.level == "FATAL" for e in self.errors)
-
 
 @dataclass(frozen=True, slots=True)
 class TagRead:

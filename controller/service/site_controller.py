@@ -25,7 +25,6 @@ from controller.domain.layout import Site
 from controller.domain.messages import (
     ActionStatus,
     AgvState,
-    ConnectionState,
     Effect,
     PutBackRequest,
     ReleasedOrder,
@@ -64,7 +63,6 @@ from controller.vda5050.events import (
     Publish,
 )
 from controller.vda5050.events import Output as MasterOutput
-from controller.vda5050.master import AgvMaster
 
 TRACK_MEMORY = 10_000  # sorter trackIds remembered for repeated scans; far above parcels in a loop
 PUT_BACK_PRIORITY = 0  # putting stock back waits behind every order's fetches
@@ -162,9 +160,9 @@ class SiteController:
         self.id_prefix = id_prefix
         self.next_sscc_serial = next_sscc_serial
         self.verify_window = verify_window
-        self.agvs = {a.serial_number: Agv(a.serial_number, a.manufacturer) for a in site.agvs}
-        self.masters: dict[str, AgvMaster] = {
-            a.serial_number: master_for(a, id_prefix) for a in site.agvs
+        self.agvs = {
+            a.serial_number: Agv(a.serial_number, a.manufacturer, master_for(a, id_prefix))
+            for a in site.agvs
         }
         self.tote_home = site.bin_home()
         self.tote_at: dict[str, str] = dict(self.tote_home)  # node id, or "agv:<serial>"
@@ -383,28 +381,26 @@ class SiteController:
     ) -> list[Output]:
         """A `connection` message. Its master control asks an AGV coming online for its
         state (states are not retained) and, without a factsheet, for that too."""
-        agv, master = self._agv(serial), self.masters[serial]
-        out = self._from_master(serial, master.on_connection(message, now), now)
-        agv.connection = master.vehicle.connection or ConnectionState.OFFLINE
+        agv = self._agv(serial)
+        out = self._from_master(serial, agv.master.on_connection(message, now), now)
         out.append(Metric("agv_connection", agv.connection.value))
         return out + self._dispatch(now)
 
     def agv_factsheet(self, serial: str, message: Mapping[str, Any], now: datetime) -> list[Output]:
         """What the vehicle can do (actions, optional fields, limits); orders honour it."""
-        self._agv(serial)
-        out = self._from_master(serial, self.masters[serial].on_factsheet(message, now), now)
+        out = self._from_master(serial, self._agv(serial).master.on_factsheet(message, now), now)
         return out + self._dispatch(now)
 
     def agv_state(self, serial: str, message: Mapping[str, Any], now: datetime) -> list[Output]:
         """A `state` message: the task's progress, then what the master control made of it
         (accepted, rejected, failed), then whether the trip is over."""
-        agv, master = self._agv(serial), self.masters[serial]
-        events = master.on_state(message, now)
+        agv = self._agv(serial)
+        events = agv.master.on_state(message, now)
         if any(isinstance(e, MessageIgnored) for e in events):
             return self._from_master(serial, events, now)
-        state = agv_state(master.vehicle)
+        state = agv_state(agv.master.vehicle)
         assert state is not None  # the master took it in
-        agv.state, agv.state_at = state, now
+        agv.state = state
         out: list[Output] = []
         if state.last_node_id and not self.floor.has(state.last_node_id):
             out.append(Metric("agv_off_map", serial))
@@ -469,7 +465,7 @@ class SiteController:
                     agv = self.agvs[serial]
                     if agv.state is not None and not agv.state.order_complete:
                         # It would drive on to the rest of a trip that cannot succeed.
-                        stop = self.masters[serial].cancel_order(now)
+                        stop = agv.master.cancel_order(now)
                         out += self._from_master(serial, stop, now)
                     if task is not None:
                         out += self._agv_dropped(task, "agv_failed", "; ".join(o.reasons))
@@ -922,8 +918,8 @@ class SiteController:
                     Metric("cartons_verified", "mismatch"),
                     *self._exception(check.order_id, "rfid_mismatch", check.difference()),
                 ]
-        for serial, master in self.masters.items():  # resends and timeouts (CHECKLIST 38, 43)
-            out += self._from_master(serial, master.tick(now), now)
+        for serial, agv in self.agvs.items():  # resends and timeouts (CHECKLIST 38, 43)
+            out += self._from_master(serial, agv.master.tick(now), now)
         return out + self._dispatch(now)
 
     # --- internals -------------------------------------------------------------------------
@@ -965,9 +961,7 @@ class SiteController:
         candidates = [
             agv
             for agv in self.agvs.values()
-            if agv.state is not None
-            and self.floor.has(agv.state.last_node_id)
-            and self.masters[agv.serial_number].readiness(now).ready
+            if agv.state is not None and self.floor.has(agv.state.last_node_id)
         ]
         for task in sorted(self._queued, key=TransportTask.dispatch_key):
             if task.tote_id in self._busy_totes or self.tote_at[task.tote_id] != task.source:
@@ -993,8 +987,7 @@ class SiteController:
             [self.site.node(n) for n in to_destination],
             self.site.map_id,
         )
-        master = self.masters[agv.serial_number]
-        sent = master.send_order(task.agv_order_id, route, released=len(route), now=now)
+        sent = agv.master.send_order(task.agv_order_id, route, released=len(route), now=now)
         if not any(isinstance(o, Publish) for o in sent):
             task.attempts -= 1
             return self._from_master(agv.serial_number, sent, now)

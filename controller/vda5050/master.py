@@ -180,7 +180,9 @@ class AgvMaster:
             return refused("cancelOrder was sent for it")  # item 39
         if tracker.delivery is not Delivery.ACCEPTED or tracker.settled:
             return refused(f"the last message is {tracker.delivery.value}, not accepted")
-        blockers = [b for b in self.readiness(now).blockers if b is not Blocker.CHARGING]
+        # Extending the base of a charging or paused AGV is harmless: it drives on later.
+        idle_ok = (Blocker.CHARGING, Blocker.PAUSED)
+        blockers = [b for b in self.readiness(now).blockers if b not in idle_ok]
         if blockers:
             return refused("not ready: " + ", ".join(b.value for b in blockers))
         too_soon = self._too_soon(now)

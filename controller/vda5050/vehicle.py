@@ -36,6 +36,7 @@ class Blocker(StrEnum):
     FATAL_ERROR = "fatal_error"  # item 58
     OPERATING_MODE = "operating_mode"  # item 24
     CHARGING = "charging"  # item 59
+    PAUSED = "paused"  # item 46: it takes an order and stands still until stopPause
     HALTED = "halted"  # item 60
 
 
@@ -202,6 +203,8 @@ class VehicleView:
             blockers.append(Blocker.OPERATING_MODE)
         if s.charging and not charging_order:
             blockers.append(Blocker.CHARGING)
+        if s.paused:
+            blockers.append(Blocker.PAUSED)
         if self.halted:
             blockers.append(Blocker.HALTED)
         warnings = tuple(e for e in s.errors if e.level == "WARNING")

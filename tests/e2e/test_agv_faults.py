@@ -216,7 +216,9 @@ async def test_fatal_error_with_the_tote_on_board_ends_the_order_in_an_agv_faile
     controller = site.runtime.controller
     site.sim.agvs[faulty].clear_fatal_error()
     await until(
-        lambda: not agv_state_of(site, faulty).has_fatal_error, "the error cleared", STEP_DEADLINE_S
+        lambda: not any(e.level == "FATAL" for e in agv_state_of(site, faulty).errors),
+        "the error cleared",
+        STEP_DEADLINE_S,
     )
     assert agv_state_of(site, faulty).load_ids == (TOTE,)
     distances = {

@@ -3,14 +3,15 @@ when they change or have not been sent for a while."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.fleet.schemas import AgvStatus
-from controller.domain.fleet import STATE_STALE_AFTER, Agv
+from controller.domain.fleet import Agv
 from controller.domain.layout import AgvSpec
-from controller.domain.messages import AgvState, ConnectionState
 from controller.service.agv_link import agv_state, master_for
+from controller.vda5050.vehicle import STALE_MARGIN, STATE_INTERVAL
 from edge.codecs.fleet import agv_status
 from edge.fleet import REFRESH, FleetReporter
 from tests.vda5050_schemas import problems
@@ -40,13 +41,14 @@ STATE = {
 }
 
 
-def decoded(message: dict[str, Any]) -> AgvState:
-    """The state as the site controller holds it, read by the AGV's master control."""
-    master = master_for(AgvSpec("AGV-01", "simbotics", "P1", 1.5), "t")
-    master.on_state(message, NOW)
-    state = agv_state(master.vehicle)
-    assert state is not None
-    return state
+_header_ids = itertools.count(100)
+
+
+def feed(agv: Agv, state: dict[str, Any], at: datetime) -> None:
+    """The AGV sends `state` (with a fresh headerId, as a vehicle's counter rises)."""
+    assert problems("state", state) == []
+    agv.master.on_state(state | {"headerId": next(_header_ids)}, at)
+    agv.state = agv_state(agv.master.vehicle)
 
 
 DRIVING = STATE | {
@@ -75,11 +77,16 @@ DRIVING = STATE | {
 }
 
 
+def new_agv(serial: str = "AGV-01") -> Agv:
+    return Agv(serial, "simbotics", master_for(AgvSpec(serial, "simbotics", "P1", 1.5), "t"))
+
+
 def online_agv(state: dict[str, Any] = DRIVING, at: datetime = NOW) -> Agv:
-    assert problems("state", state) == []
-    agv = Agv("AGV-01", "simbotics", ConnectionState.ONLINE, task_id="demo-1")
-    agv.state = decoded(state)
-    agv.state_at = at
+    agv = new_agv()
+    online = {k: STATE[k] for k in ("timestamp", "version", "manufacturer", "serialNumber")}
+    agv.master.on_connection(online | {"headerId": 1, "connectionState": "ONLINE"}, at)
+    feed(agv, state, at)
+    agv.task_id = "demo-1"
     return agv
 
 
@@ -116,7 +123,7 @@ def test_a_position_not_initialised_is_not_shown() -> None:
 
 
 def test_an_agv_never_heard_from_is_offline_and_stale() -> None:
-    body = agv_status(Agv("AGV-02", "simbotics"), NOW)
+    body = agv_status(new_agv("AGV-02"), NOW)
     status = AgvStatus.model_validate(body)
     assert (status.connection, status.stale, status.dispatchable) == ("OFFLINE", True, False)
     assert (status.state_at, status.battery, status.order) == (None, None, None)
@@ -124,8 +131,9 @@ def test_an_agv_never_heard_from_is_offline_and_stale() -> None:
 
 def test_silence_beyond_the_state_interval_makes_it_stale() -> None:
     agv = online_agv()
-    assert agv_status(agv, NOW + STATE_STALE_AFTER)["stale"] is False
-    assert agv_status(agv, NOW + STATE_STALE_AFTER + timedelta(seconds=1))["stale"] is True
+    silent = STATE_INTERVAL + STALE_MARGIN
+    assert agv_status(agv, NOW + silent)["stale"] is False
+    assert agv_status(agv, NOW + silent + timedelta(seconds=1))["stale"] is True
 
 
 def test_a_battery_reading_out_of_range_is_clamped_not_refused() -> None:
@@ -142,7 +150,7 @@ def test_snapshots_are_sent_when_they_change_and_refreshed_when_they_do_not() ->
     assert [b["serial_number"] for b in first] == ["AGV-01"]
     reporter.sent(first, NOW)
     assert reporter.due([agv], NOW + timedelta(seconds=2)) == []
-    agv.state = decoded(STATE)  # it arrived
+    feed(agv, STATE, NOW + timedelta(seconds=3))  # it arrived
     changed = reporter.due([agv], NOW + timedelta(seconds=4))
     assert [b["last_node_id"] for b in changed] == ["A1-01"]
     reporter.sent(changed, NOW + timedelta(seconds=4))
@@ -184,9 +192,12 @@ def test_an_agv_still_carrying_a_load_is_not_dispatchable() -> None:
 
 
 def test_charging_paused_or_halted_agvs_are_not_dispatchable() -> None:
-    """CHECKLIST 59 and 60: each would take an order and stand still."""
+    """CHECKLIST 46, 59 and 60: each would take an order and stand still (the master
+    control's readiness is the one rule for the dispatcher and the fleet view)."""
     assert not idle_agv(batteryState={"batteryCharge": 30.0, "charging": True}).dispatchable(NOW)
     assert not idle_agv(paused=True).dispatchable(NOW)
     for e_stop in ("AUTOACK", "MANUAL", "REMOTE"):
         halted = idle_agv(safetyState={"eStop": e_stop, "fieldViolation": False})
         assert not halted.dispatchable(NOW)
+    blocked = idle_agv(safetyState={"eStop": "NONE", "fieldViolation": True})
+    assert not blocked.dispatchable(NOW)

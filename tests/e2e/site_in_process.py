@@ -5,7 +5,8 @@ central calls going through `httpx.ASGITransport` to that app) and the simulated
 (`SimSite`) share one event loop, so a test can inject a fault into one AGV at the moment
 it chooses while orders go in through the API as an ERP pushes them. Every message on the
 site's AGV topics, and every station command, is recorded from the broker as evidence of
-what was sent.
+what was sent; the edge reaches the broker through a recording relay, so its MQTT packets
+(QoS, retain, subscriptions) are evidence too.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ from tests.api.conftest import EDGE_KEY, ERP, OPS, order_body, running, settings
 from tests.api.invariants import stock_invariant_violations
 from tests.conftest import Broker, write_site_config
 from tests.edge.conftest import edge_settings, forget_session, running_edge, until
+from tests.simulators.mqtt_wire import (
+    PUBLISH,
+    Packet,
+    Publish,
+    RecordingRelay,
+    parse_publish,
+    recording_relay,
+)
+from tests.vda5050_schemas import problems
 
 WORK_POLL_S = 0.05  # the edge asks for work often, so a push reaches the floor at once
 FLEET_INTERVAL_S = 0.2  # fleet snapshots often enough to catch a short outage
@@ -102,6 +112,7 @@ class InProcessSite:
     runtime: EdgeRuntime
     sim: SimSite
     broker: BrokerLog
+    edge_wire: RecordingRelay  # the edge's own MQTT packets, every connection it made
 
     # --- as the ERP and the operators see it --------------------------------------------
 
@@ -165,6 +176,31 @@ class InProcessSite:
         async with self.app.state.context.database().reader() as session:
             problems: list[str] = await stock_invariant_violations(session)
             return problems
+
+    def edge_packets(self) -> list[Packet]:
+        return [packet for session in self.edge_wire.sessions for packet in session.packets()]
+
+    def edge_publishes(self, *leaves: str) -> list[Publish]:
+        """What the edge published on its VDA 5050 topics with these last levels, as sent."""
+        sent = [parse_publish(p) for p in self.edge_packets() if p.kind == PUBLISH]
+        return [p for p in sent if p.topic.startswith("uagv/") and p.topic.endswith(leaves)]
+
+    def edge_vda_problems(self) -> list[str]:
+        """Everything wrong with the orders and instant actions the edge put on the wire:
+        not QoS 0, retained, not UTF-8 JSON, or not valid against the 2.1.0 schema plus
+        errata (CHECKLIST 1, 4, 6, 16)."""
+        found = []
+        for sent in self.edge_publishes("/order", "/instantActions"):
+            leaf = sent.topic.rsplit("/", 1)[1]
+            if (sent.qos, sent.retain) != (0, False):
+                found.append(f"{sent.topic}: QoS {sent.qos}, retain {sent.retain}")
+            try:
+                body = json.loads(sent.payload.decode("utf-8"))
+            except ValueError as error:  # UnicodeDecodeError is one
+                found.append(f"{sent.topic}: not UTF-8 JSON ({error})")
+                continue
+            found += [f"{sent.topic} #{body.get('headerId')}: {p}" for p in problems(leaf, body)]
+        return found
 
     # --- inside the edge -------------------------------------------------------------------
 
@@ -240,12 +276,29 @@ async def site_in_process(
 ) -> AsyncIterator[InProcessSite]:
     """Run the API, the edge and the devices of a fresh copy of the demo site until the
     block ends; every AGV has sent its first state before the block starts."""
+    async with (
+        recording_relay(broker.host, broker.port) as edge_wire,
+        _site_in_process(broker, edge_wire, tmp_path, site_id, speedup=speedup, seed=seed) as site,
+    ):
+        yield site
+
+
+@contextlib.asynccontextmanager
+async def _site_in_process(
+    broker: Broker,
+    edge_wire: RecordingRelay,
+    tmp_path: Path,
+    site_id: str,
+    *,
+    speedup: float,
+    seed: int,
+) -> AsyncIterator[InProcessSite]:
     config = write_site_config(tmp_path, site_id)
     sim_config = load_site(config)
     manufacturer = sim_config.agvs[0].manufacturer
     app = create_app(settings_for(sqlite_url(tmp_path), sites=[config]))
     settings = edge_settings(
-        broker,
+        Broker("127.0.0.1", edge_wire.port),
         config,
         tmp_path,
         central=CentralSettings(
@@ -278,7 +331,7 @@ async def site_in_process(
                     "every AGV's first state",
                 )
                 try:
-                    yield InProcessSite(site_id, app, api, edge.runtime, sim, log)
+                    yield InProcessSite(site_id, app, api, edge.runtime, sim, log, edge_wire)
                 finally:
                     stop_devices.set()
                     await asyncio.wait_for(devices, STOP_DEADLINE_S)

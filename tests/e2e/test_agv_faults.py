@@ -46,8 +46,11 @@ async def site(mqtt_broker: Broker, tmp_path: Path, site_id: str) -> AsyncIterat
         mqtt_broker, tmp_path, site_id, speedup=SPEEDUP, seed=SEED
     ) as running:
         yield running
-        # Whatever happened on the floor, stock must still add up per bin.
+        # Whatever happened on the floor, stock must still add up per bin, and every order
+        # and instant action the edge sent was valid, at QoS 0 and not retained.
         assert await running.stock_violations() == []
+        assert running.edge_publishes("/order"), "the edge sent no order"
+        assert running.edge_vda_problems() == []
 
 
 # --- what every scenario looks at ------------------------------------------------------

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-CONNECT, PUBLISH, DISCONNECT = 1, 3, 14
+CONNECT, PUBLISH, SUBSCRIBE, DISCONNECT = 1, 3, 8, 14
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Packet:
 
 @dataclass(frozen=True)
 class Connect:
+    protocol_level: int  # 4: MQTT 3.1.1, 5: MQTT 5
     client_id: str
     keepalive: int
     clean_session: bool
@@ -82,7 +83,8 @@ def _string(body: bytes, pos: int) -> tuple[bytes, int]:
 def parse_connect(packet: Packet) -> Connect:
     assert packet.kind == CONNECT
     _, pos = _string(packet.body, 0)  # protocol name
-    pos += 1  # protocol level
+    protocol_level = packet.body[pos]
+    pos += 1
     flags = packet.body[pos]
     keepalive = int.from_bytes(packet.body[pos + 1 : pos + 3], "big")
     client_id, pos = _string(packet.body, pos + 3)
@@ -92,6 +94,7 @@ def parse_connect(packet: Packet) -> Connect:
         will_payload, pos = _string(packet.body, pos)
         will_topic = topic.decode()
     return Connect(
+        protocol_level=protocol_level,
         client_id=client_id.decode(),
         keepalive=keepalive,
         clean_session=bool(flags & 0x02),
@@ -109,6 +112,17 @@ def parse_publish(packet: Packet) -> Publish:
     if qos:
         pos += 2  # packet identifier
     return Publish(topic.decode(), packet.body[pos:], qos, bool(packet.flags & 0x01))
+
+
+def parse_subscribe(packet: Packet) -> list[tuple[str, int]]:
+    """(topic filter, requested QoS) of each subscription in an MQTT 3.1.1 SUBSCRIBE."""
+    assert packet.kind == SUBSCRIBE
+    subscriptions, pos = [], 2  # after the packet identifier
+    while pos < len(packet.body):
+        topic, pos = _string(packet.body, pos)
+        subscriptions.append((topic.decode(), packet.body[pos] & 0x03))
+        pos += 1
+    return subscriptions
 
 
 class RecordingRelay:

@@ -35,9 +35,10 @@ class Agv:
         """No state for longer than the vehicle may stay silent (CHECKLIST 48)."""
         return self.master.vehicle.stale(now)
 
-    def dispatchable(self, now: datetime) -> bool:
+    def free(self, now: datetime) -> bool:
         """Ready for an order by VDA 5050 (online, fresh, no FATAL error, AUTOMATIC,
-        not charging, paused or halted: the master's readiness), and free for a task."""
+        not charging, paused or halted: the master's readiness), with no task, its last
+        order done, standing on a node."""
         state = self.state
         return (
             self.task_id is None
@@ -46,10 +47,12 @@ class Agv:
             and state.order_complete
             and not state.driving
             and state.last_node_id != ""
-            # Every task starts with a pick: an AGV still carrying a tote (its task failed
-            # with the tote on board) would fail it (loadHandlingDeviceOccupied).
-            and not state.load_ids
         )
+
+    def dispatchable(self, now: datetime) -> bool:
+        """Free, and carrying nothing: every task but a carried one starts with a pick, which
+        an AGV still carrying a tote would fail (loadHandlingDeviceOccupied)."""
+        return self.free(now) and self.state is not None and not self.state.load_ids
 
 
 def choose_agv(

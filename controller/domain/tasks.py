@@ -13,6 +13,12 @@ class TaskKind(StrEnum):
 
 
 MAX_ATTEMPTS = 3  # AGV orders per task before it is escalated instead of sent again
+TOTE_LOST = "lost"  # where a tote is when nobody knows: an operator or a count must find it
+
+
+def on_agv(serial: str) -> str:
+    """Where a tote is while an AGV carries it (the site controller's `tote_at`)."""
+    return f"agv:{serial}"
 
 
 class TaskStatus(StrEnum):
@@ -52,6 +58,9 @@ class TransportTask:
     return_queued: bool = False  # the tote's trip home is planned (fetch and put-back tasks)
     attempts: int = 0  # AGV orders sent for it so far
     last_node_id: str | None = None  # where its AGV last reported being (while executing)
+    # The AGV the tote is already on: a trip home after a task failed with the tote on
+    # board. Only that AGV can make it, and there is no pick.
+    carried_by: str | None = None
 
     @property
     def agv_order_id(self) -> str:

@@ -13,7 +13,7 @@ from controller.domain.messages import (
     AgvPosition,
     AgvState,
 )
-from controller.domain.tasks import TaskKind, TransportTask
+from controller.domain.tasks import TaskKind, TaskStatus, TransportTask
 from controller.vda5050.actions import ActionParameter, ActionSpec, BlockingType
 from controller.vda5050.headers import AgvAddress, ProtocolVersion
 from controller.vda5050.ids import counter_ids
@@ -68,8 +68,9 @@ def agv_state(view: VehicleView) -> AgvState | None:
 def task_route(
     task: TransportTask, to_source: Sequence[Node], to_destination: Sequence[Node], map_id: str
 ) -> list[NodeSpec]:
-    """The whole trip, released at once: to the source, pick the tote, on to the
-    destination, drop it. Actions are HARD: the vehicle stands still while handling."""
+    """The whole trip, released at once: to the source, pick the tote (unless the AGV
+    already carries it), on to the destination, drop it. Actions are HARD: the vehicle
+    stands still while handling."""
     source_kind, destination_kind = (
         ("station", "rack") if task.kind is TaskKind.RETURN else ("rack", "station")
     )
@@ -78,7 +79,7 @@ def task_route(
     route = []
     for i, node in enumerate(nodes):
         actions: list[ActionSpec] = []
-        if i == pick_at:
+        if i == pick_at and task.carried_by is None:
             actions.append(_handling("pick", task.pick_action_id, task.tote_id, source_kind))
         if i == drop_at:
             actions.append(_handling("drop", task.drop_action_id, task.tote_id, destination_kind))
@@ -93,3 +94,18 @@ def _handling(action_type: str, action_id: str, tote_id: str, station_type: str)
         (ActionParameter("loadId", tote_id), ActionParameter("stationType", station_type)),
         action_id=action_id,
     )
+
+
+def load_mismatch(task: TransportTask, state: AgvState, dropped: bool) -> str | None:
+    """How the AGV's `loads` contradict a task whose tote it lifted: the tote must be on
+    board until the drop finished, and gone after. None when they agree, or when they cannot
+    tell: no `loads` at all, or a load without an id (CHECKLIST 55: missing is unknown)."""
+    if task.status is not TaskStatus.LOADED or state.load_ids is None or "" in state.load_ids:
+        return None
+    aboard = task.tote_id in state.load_ids
+    if aboard and dropped:
+        return f"{task.agv} set {task.tote_id} down but still reports it on board"
+    if not aboard and not dropped:
+        loads = ", ".join(state.load_ids) or "nothing"
+        return f"{task.agv} lifted for {task.tote_id} but reports {loads} on board"
+    return None

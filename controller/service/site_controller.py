@@ -45,12 +45,14 @@ from controller.domain.tasks import (
     ACTIVE_STATUSES,
     MAX_ATTEMPTS,
     NOT_LOADED,
+    TOTE_LOST,
     TaskKind,
     TaskStatus,
     TransportTask,
+    on_agv,
 )
 from controller.routing import FloorMap
-from controller.service.agv_link import agv_state, master_for, task_route
+from controller.service.agv_link import agv_state, load_mismatch, master_for, task_route
 from controller.vda5050.events import (
     Incident,
     IncidentKind,
@@ -165,7 +167,8 @@ class SiteController:
             for a in site.agvs
         }
         self.tote_home = site.bin_home()
-        self.tote_at: dict[str, str] = dict(self.tote_home)  # node id, or "agv:<serial>"
+        # node id, on_agv(serial) or TOTE_LOST
+        self.tote_at: dict[str, str] = dict(self.tote_home)
         self.tasks: dict[str, TransportTask] = {}
         self._queued: list[TransportTask] = []  # waiting for an AGV, in no particular order
         self._busy_totes: set[str] = set()  # totes an assigned task is moving
@@ -407,7 +410,7 @@ class SiteController:
         task = self._task_of(serial, state.order_id)
         if task is not None:
             task.last_node_id = state.last_node_id
-            out += self._follow_task(task, state)
+            out += self._follow_task(task, state, now)
         out += self._from_master(serial, events, now)
         task = self._task_of(serial, state.order_id)  # unless the events ended it
         if task is not None and state.order_complete:
@@ -422,21 +425,42 @@ class SiteController:
         task = self.tasks.get(task_id) if task_id else None
         return task if task is not None and task.agv_order_id == agv_order_id else None
 
-    def _follow_task(self, task: TransportTask, state: AgvState) -> list[Output]:
+    def _follow_task(self, task: TransportTask, state: AgvState, now: datetime) -> list[Output]:
+        assert task.agv is not None
         out: list[Output] = []
         statuses = {a.action_id: a.status for a in state.action_states}
         pick, drop = statuses.get(task.pick_action_id), statuses.get(task.drop_action_id)
-        if task.status in NOT_LOADED and pick is ActionStatus.FINISHED:
+        lifted = task.status in NOT_LOADED and (pick is ActionStatus.FINISHED or task.carried_by)
+        if lifted:
             task.status = TaskStatus.LOADED
-            self.tote_at[task.tote_id] = f"agv:{task.agv}"
+            self.tote_at[task.tote_id] = on_agv(task.agv)
+        dropped = drop is ActionStatus.FINISHED
+        if (mismatch := load_mismatch(task, state, dropped)) is not None:
+            return self._tote_mismatch(task, state, mismatch, now)
+        if lifted:
             out += self._on_loaded(task)
-        if task.status is TaskStatus.LOADED and drop is ActionStatus.FINISHED:
+        if task.status is TaskStatus.LOADED and dropped:
             task.status = TaskStatus.DELIVERED
             self.tote_at[task.tote_id] = task.destination
             self._busy_totes.discard(task.tote_id)
             out.append(Metric("agv_trips", task.kind.value))
             out += self._on_delivered(task)
         return out
+
+    def _tote_mismatch(
+        self, task: TransportTask, state: AgvState, mismatch: str, now: datetime
+    ) -> list[Output]:
+        """The AGV's loads contradict the task: it did not lift the tote it was sent for, or
+        still has the one it set down. Its trip stops, and nobody knows where the tote is
+        until someone looks: the task fails (the order's exception says why)."""
+        assert task.agv is not None
+        agv = self.agvs[task.agv]
+        out: list[Output] = [Notice(f"{task.task_id}: {mismatch}")]
+        if not state.order_complete:
+            out += self._from_master(agv.serial_number, agv.master.cancel_order(now), now)
+        agv.task_id = None
+        self.tote_at[task.tote_id] = TOTE_LOST
+        return out + self._fail_task(task, "tote_mismatch")
 
     def _from_master(
         self, serial: str, outputs: Iterable[MasterOutput], now: datetime
@@ -569,6 +593,8 @@ class SiteController:
         task.status = TaskStatus.FAILED
         self._busy_totes.discard(task.tote_id)
         out: list[Output] = [Metric("task_failed", reason)]
+        if task.agv is not None and self.tote_at[task.tote_id] == on_agv(task.agv):
+            out += self._bring_home_once_recovered(task)
         what = f"{task.kind} task {task.task_id} ({task.tote_id}) failed: {reason}"
         if task.kind is TaskKind.FETCH:
             assert task.order_id is not None
@@ -692,6 +718,23 @@ class SiteController:
 
     def _all_picked(self, order: SiteOrder) -> bool:
         return all(self.tasks[t].picked_qty is not None for t in order.fetch_tasks)
+
+    def _bring_home_once_recovered(self, task: TransportTask) -> list[Output]:
+        """A task failed with the tote on board: the same AGV takes it home once it is
+        ready again (its error cleared), so the tote's stock is not stranded on it."""
+        assert task.agv is not None
+        home = self._enqueue(
+            TransportTask(
+                *self._next_task_id(),
+                kind=TaskKind.RETURN,
+                tote_id=task.tote_id,
+                source=on_agv(task.agv),
+                destination=self.tote_home[task.tote_id],
+                priority=task.priority,
+                carried_by=task.agv,
+            )
+        )
+        return [Notice(f"{task.tote_id} is on {task.agv}: {home.task_id} takes it home")]
 
     def _queue_return(self, task: TransportTask) -> None:
         """The tote goes back to its home bin (by whichever AGV is free first)."""
@@ -964,7 +1007,13 @@ class SiteController:
             if agv.state is not None and self.floor.has(agv.state.last_node_id)
         ]
         for task in sorted(self._queued, key=TransportTask.dispatch_key):
+            if self.tote_at[task.tote_id] == TOTE_LOST:
+                out += self._fail_task(task, "tote_lost")  # waiting would be for ever
+                continue
             if task.tote_id in self._busy_totes or self.tote_at[task.tote_id] != task.source:
+                continue
+            if task.carried_by is not None:
+                out += self._carry_home(task, now)
                 continue
             agv = choose_agv(candidates, now, partial(self.floor.distance, target=task.source))
             if agv is None:
@@ -976,10 +1025,26 @@ class SiteController:
         self._queued = [t for t in self._queued if t.status is TaskStatus.QUEUED]
         return out
 
+    def _carry_home(self, task: TransportTask, now: datetime) -> list[Output]:
+        """Send the AGV carrying the tote home with it, once it is free again; unless its
+        loads show the tote is no longer on it (taken off by hand while it was down)."""
+        assert task.carried_by is not None
+        agv = self.agvs[task.carried_by]
+        if not agv.free(now) or agv.state is None or not self.floor.has(agv.state.last_node_id):
+            return []
+        if agv.state.load_ids is not None and task.tote_id not in agv.state.load_ids:
+            self.tote_at[task.tote_id] = TOTE_LOST
+            return self._fail_task(task, "tote_off_agv")
+        return self._assign(task, agv, now)
+
     def _assign(self, task: TransportTask, agv: Agv, now: datetime) -> list[Output]:
         assert agv.state is not None
-        to_source = self.floor.path(agv.state.last_node_id, task.source)
-        to_destination = self.floor.path(task.source, task.destination)
+        if task.carried_by is None:
+            to_source = self.floor.path(agv.state.last_node_id, task.source)
+            to_destination = self.floor.path(task.source, task.destination)
+        else:  # from where it stands
+            to_source = [agv.state.last_node_id]
+            to_destination = self.floor.path(agv.state.last_node_id, task.destination)
         task.attempts += 1
         route = task_route(
             task,

@@ -35,7 +35,6 @@ SEED = 5
 SHIP_DEADLINE_S = 30.0
 STEP_DEADLINE_S = 10.0
 SKU, BIN, TOTE, QTY = "SKU-0024", "A5-04", "TOTE-0030", 2
-NEXT_SKU, NEXT_BIN = "SKU-0021", "A5-01"  # in the aisle of SKU's bin
 NEAR_SKU = "SKU-0001"  # its bin A1-01 is 13 m from parking: a slow trip stays short
 FIRST_AGV = "AGV-01"
 
@@ -173,7 +172,7 @@ async def until_async(
         await asyncio.sleep(0.05)
 
 
-async def test_fatal_error_with_the_tote_on_board_ends_the_order_in_an_agv_failed_exception(
+async def test_fatal_error_with_the_tote_on_board_is_an_exception_and_the_tote_goes_home(
     site: InProcessSite,
 ) -> None:
     before = await site.stock(SKU)
@@ -213,26 +212,22 @@ async def test_fatal_error_with_the_tote_on_board_ends_the_order_in_an_agv_faile
     assert fatal["references"]["orderId"] == fetch.task_id
     assert status["dispatchable"] is False
 
-    # An operator clears the error, but the tote is still on board: the AGV gets no task,
-    # though it is the nearest to the next order's bin (every task starts with a pick, which
-    # it would fail), and that order ships with another AGV.
-    controller = site.runtime.controller
+    # An operator clears the error with the tote still on board: that AGV takes it home,
+    # from where it stands, with a drop and no pick. Then the tote's stock ships with the
+    # next order for it.
     site.sim.agvs[faulty].clear_fatal_error()
-    await until(
-        lambda: not any(e.level == "FATAL" for e in agv_state_of(site, faulty).errors),
-        "the error cleared",
-        STEP_DEADLINE_S,
-    )
-    assert agv_state_of(site, faulty).load_ids == (TOTE,)
-    distances = {
-        serial: controller.floor.distance(agv_state_of(site, serial).last_node_id, NEXT_BIN)
-        for serial in controller.agvs
-    }
-    assert min(distances, key=lambda serial: distances[serial]) == faulty
-    await site.push_order("SO-FATAL-2B", ("10", NEXT_SKU, 1))
+    await until(lambda: bool(site.returns_of(TOTE)), "the trip home planned", STEP_DEADLINE_S)
+    [home] = site.returns_of(TOTE)
+    await until(lambda: home.status is TaskStatus.DELIVERED, "the tote home", STEP_DEADLINE_S)
+    assert (home.agv, home.carried_by) == (faulty, faulty)
+    assert site.broker.order_ids(faulty)[:2] == [fetch.task_id, home.task_id]
+    [trip_home] = [o for o in site.broker.of("order", faulty) if o["orderId"] == home.task_id][:1]
+    assert [a["actionType"] for n in trip_home["nodes"] for a in n["actions"]] == ["drop"]
+    assert site.sim.world.totes[TOTE].node == BIN
+    assert site.runtime.controller.tote_at[TOTE] == BIN
+
+    await site.push_order("SO-FATAL-2B", ("10", SKU, 1))
     await site.order_reaching("SO-FATAL-2B", {"shipped"}, SHIP_DEADLINE_S)
-    assert site.broker.order_ids(faulty) == [fetch.task_id]
-    assert (await site.fleet())[faulty]["status"]["dispatchable"] is False
 
 
 def agv_state_of(site: InProcessSite, serial: str) -> AgvState:

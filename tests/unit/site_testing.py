@@ -202,7 +202,8 @@ def progress(order: AgvOrder, *done: str, failed: str = "", **extra: Any) -> dic
         for a in order.actions
     ]
     complete = "drop" in done or bool(failed)
-    at = len(order.nodes) - 1 if "drop" in done else order.action("pick")["node_index"]
+    picked_at = next((a["node_index"] for a in order.actions if a["actionType"] == "pick"), 0)
+    at = len(order.nodes) - 1 if "drop" in done else picked_at
     if failed:
         at = 0
     return state(

@@ -22,7 +22,7 @@ from controller.domain.messages import (
     StationReject,
     TagRead,
 )
-from controller.domain.tasks import MAX_ATTEMPTS
+from controller.domain.tasks import MAX_ATTEMPTS, TOTE_LOST
 from controller.service.site_controller import Metric, Output, SiteController, WorkRefused
 from controller.vda5050.events import Publish
 from tests.unit.site_testing import (
@@ -444,29 +444,126 @@ def test_a_drop_that_fails_with_the_tote_on_board_is_escalated_at_once(
     assert ctl.tote_at[sent.load_id()] == f"agv:{sent.serial_number}"  # where a person finds it
 
 
-def test_an_agv_left_carrying_a_tote_gets_no_task_once_its_fatal_error_is_cleared(
-    ctl: SiteController, site: Site
-) -> None:
-    """Its task failed with the tote on board, and the tote is still there: a fetch sent to
-    it would fail at the pick (loadHandlingDeviceOccupied) until another order's exception."""
-    bring_online(ctl)
-    [sent] = agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0))
-    tote = [{"loadId": sent.load_id(), "loadType": "TOTE", "loadPosition": "LHD1"}]
-    ctl.agv_state(sent.serial_number, progress(sent, "pick", loads=tote), T0)
+def fail_with_the_tote_on_board(ctl: SiteController, site: Site, order_id: str) -> AgvOrder:
+    """A one-line order's fetch: pick done, then a FATAL error; the order ends in an
+    exception and the AGV still carries the tote."""
+    [sent] = agv_orders(ctl.release_order(one_line_order(site, order_id), T0))
+    ctl.agv_state(sent.serial_number, progress(sent, "pick", loads=loads(sent.load_id())), T0)
     fatal = {
         "errorType": "driveFault",
         "errorLevel": "FATAL",
         "errorReferences": [{"referenceKey": "orderId", "referenceValue": sent.order_id}],
     }
-    stopped = progress(sent, "pick", failed="drop", errors=[fatal], loads=tote)
+    stopped = progress(sent, "pick", failed="drop", errors=[fatal], loads=loads(sent.load_id()))
     out = ctl.agv_state(sent.serial_number, stopped, T0)
     assert of(out, Report)[0].data["reason"] == "agv_failed"
+    return sent
 
-    cleared = progress(sent, "pick", failed="drop", loads=tote)  # the tote still on board
-    assert agv_orders(ctl.agv_state(sent.serial_number, cleared, T0)) == []
-    assert not ctl.agvs[sent.serial_number].dispatchable(T0)
+
+def loads(*tote_ids: str) -> list[dict[str, Any]]:
+    return [{"loadId": t, "loadType": "TOTE", "loadPosition": "LHD1"} for t in tote_ids]
+
+
+def test_an_agv_left_carrying_a_tote_takes_it_home_once_its_fatal_error_is_cleared(
+    ctl: SiteController, site: Site
+) -> None:
+    """Its task failed with the tote on board. That AGV, and no other, takes the tote home
+    once it is ready again: from where it stands, a drop and no pick (a fetch would fail at
+    the pick: loadHandlingDeviceOccupied). Other work goes to other AGVs meanwhile."""
+    bring_online(ctl)
+    sent = fail_with_the_tote_on_board(ctl, site, "SO-1")
+    serial, tote = sent.serial_number, sent.load_id()
+    assert ctl.tote_at[tote] == f"agv:{serial}"
+
+    cleared = progress(sent, "pick", failed="drop", loads=loads(tote))  # tote still on board
+    [home] = agv_orders(ctl.agv_state(serial, cleared, T0))
+    assert home.serial_number == serial
+    assert [a["actionType"] for a in home.actions] == ["drop"]
+    assert home.load_id() == tote
+    assert home.nodes[0] == cleared["lastNodeId"]
+    assert home.nodes[-1] == ctl.tote_home[tote]
     [next_fetch] = agv_orders(ctl.release_order(one_line_order(site, "SO-2", sku_index=1), T0))
-    assert next_fetch.serial_number != sent.serial_number
+    assert next_fetch.serial_number != serial
+
+    ctl.agv_state(serial, progress(home, loads=loads(tote)), T0)
+    ctl.agv_state(serial, progress(home, "drop", loads=[]), T0)
+    assert ctl.tote_at[tote] == ctl.tote_home[tote]
+    assert ctl.agvs[serial].dispatchable(T0)
+
+
+def test_a_fetch_of_a_tote_stuck_on_a_failed_agv_goes_once_the_tote_is_home(
+    ctl: SiteController, site: Site
+) -> None:
+    bring_online(ctl)
+    sent = fail_with_the_tote_on_board(ctl, site, "SO-1")
+    serial, tote = sent.serial_number, sent.load_id()
+    assert agv_orders(ctl.release_order(one_line_order(site, "SO-2"), T0)) == []  # waits
+
+    cleared = progress(sent, "pick", failed="drop", loads=loads(tote))
+    [home] = agv_orders(ctl.agv_state(serial, cleared, T0))
+    ctl.agv_state(serial, progress(home, loads=loads(tote)), T0)
+    [fetch] = agv_orders(ctl.agv_state(serial, progress(home, "drop", loads=[]), T0))
+    assert fetch.load_id() == tote
+    assert fetch.nodes[-1] != ctl.tote_home[tote]  # on its way to the station
+
+
+def test_a_tote_taken_off_a_failed_agv_by_hand_is_lost_and_its_next_fetch_an_exception(
+    ctl: SiteController, site: Site
+) -> None:
+    bring_online(ctl)
+    sent = fail_with_the_tote_on_board(ctl, site, "SO-1")
+    serial, tote = sent.serial_number, sent.load_id()
+    out = ctl.agv_state(serial, progress(sent, "pick", failed="drop", loads=[]), T0)
+    assert agv_orders(out) == []
+    assert ctl.tote_at[tote] == TOTE_LOST
+    assert of(out, Metric).count(Metric("task_failed", "tote_off_agv")) == 1
+
+    out = ctl.release_order(one_line_order(site, "SO-2"), T0)  # wants that tote
+    assert agv_orders(out) == []
+    [exception] = of(out, Report)
+    assert (exception.order_id, exception.data["reason"]) == ("SO-2", "tote_lost")
+
+
+def test_a_pick_reported_with_another_tote_on_board_stops_the_trip_in_an_exception(
+    ctl: SiteController, site: Site
+) -> None:
+    """CHECKLIST 55 / task lifecycle: the load is reconciled with the tote the task expects."""
+    bring_online(ctl)
+    [sent] = agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0))
+    out = ctl.agv_state(sent.serial_number, progress(sent, "pick", loads=loads("TOTE-9999")), T0)
+    assert instant_actions(out) == ["cancelOrder"]
+    [exception] = of(out, Report)
+    assert exception.data["reason"] == "tote_mismatch"
+    assert of(out, StationPick) == []
+    assert ctl.tote_at[sent.load_id()] == TOTE_LOST
+    assert not ctl.agvs[sent.serial_number].dispatchable(T0)  # it carries a stranger
+
+
+def test_a_drop_reported_with_the_tote_still_on_board_is_a_mismatch(
+    ctl: SiteController, site: Site
+) -> None:
+    bring_online(ctl)
+    [sent] = agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0))
+    tote = loads(sent.load_id())
+    ctl.agv_state(sent.serial_number, progress(sent, "pick", loads=tote), T0)
+    out = ctl.agv_state(sent.serial_number, progress(sent, "pick", "drop", loads=tote), T0)
+    assert [r.data["reason"] for r in of(out, Report)] == ["tote_mismatch"]
+    assert of(out, StationPick) == []
+
+
+@pytest.mark.parametrize(
+    "reported", [None, [{"loadType": "TOTE"}]], ids=["no_loads_field", "load_without_an_id"]
+)
+def test_loads_that_cannot_tell_which_tote_contradict_nothing(
+    ctl: SiteController, site: Site, reported: list[dict[str, Any]] | None
+) -> None:
+    bring_online(ctl)
+    [sent] = agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0))
+    extra = {} if reported is None else {"loads": reported}
+    ctl.agv_state(sent.serial_number, progress(sent, "pick", **extra), T0)
+    out = ctl.agv_state(sent.serial_number, progress(sent, "pick", "drop", **extra), T0)
+    assert len(of(out, StationPick)) == 1
+    assert of(out, Report) == []
 
 
 def test_an_order_the_agv_rejects_is_sent_again_and_escalated_after_the_last_attempt(

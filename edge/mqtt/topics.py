@@ -70,14 +70,16 @@ class RouteTable:
         manufacturers = sorted({agv.manufacturer for agv in site.agvs})
         self._readers = {reader_topic(site, r.id): r.id for r in site.rfid_readers}
         self.routes: tuple[Route, ...] = (
+            # Retained by the AGV (CHECKLIST 72): a (re)subscription brings the current one.
+            # Subscribed before `connection`, so that the retained factsheet arrives before
+            # the retained ONLINE, which would otherwise ask for one (CHECKLIST 73).
+            *(Route(agv_topic(m, "+", "factsheet"), Kind.AGV_FACTSHEET, 1) for m in manufacturers),
             *(Route(agv_topic(m, "+", "state"), Kind.AGV_STATE, 0) for m in manufacturers),
             # VDA 5050 §6.2 / CHECKLIST 5: connection with QoS 1
             *(
                 Route(agv_topic(m, "+", "connection"), Kind.AGV_CONNECTION, 1)
                 for m in manufacturers
             ),
-            # Retained by the AGV (CHECKLIST 72): a (re)subscription brings the current one.
-            *(Route(agv_topic(m, "+", "factsheet"), Kind.AGV_FACTSHEET, 1) for m in manufacturers),
             *(Route(topic, Kind.RFID, 0) for topic in self._readers),
             Route(f"warehouse/{site.site}/sorter/+/events", Kind.SORTER, 1),
             Route(f"warehouse/{site.site}/station/+/events", Kind.STATION, 1),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -84,6 +85,15 @@ def test_mc_01_the_edge_speaks_mqtt_3_1_1_or_newer_with_utf8_json_payloads(
     for sent in wire.vda_publishes:
         body = json.loads(sent.payload.decode("utf-8"))
         assert isinstance(body, dict), sent.topic
+
+
+def test_mc_02_the_edge_uses_the_vda5050_topics(wire: EdgeWire) -> None:
+    filters = {f for f, _ in wire.subscriptions}
+    for leaf in ("state", "connection", "factsheet"):
+        assert any(re.fullmatch(rf"uagv/v2/[^/]+/\+/{leaf}", f) for f in filters), leaf
+    topics = {p.topic for p in wire.vda_publishes}
+    assert topics
+    assert all(re.fullmatch(r"uagv/v2/[^/]+/AGV-0\d/(order|instantActions)", t) for t in topics)
 
 
 def test_mc_04_orders_and_instant_actions_go_at_qos_0(wire: EdgeWire) -> None:

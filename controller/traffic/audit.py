@@ -31,10 +31,12 @@ def audit_ownership(
         held_nodes += len(allocation)
         held_edges += max(len(allocation) - 1, 0)
         previous = -1
-        for node in allocation:
-            if node_owner[node] != agv_id:
-                return _diagnose(allocations, node_owner, edge_owner)
-            if previous >= 0 and edge_owner.get(edge_key(previous, node)) != agv_id:
+        for node in allocation:  # the hot loop of every tick: edge_key inlined
+            if node_owner[node] != agv_id or (
+                previous >= 0
+                and edge_owner.get((previous, node) if previous < node else (node, previous))
+                != agv_id
+            ):
                 return _diagnose(allocations, node_owner, edge_owner)
             previous = node
     # Each allocated node is owned by its AGV; equal totals mean nothing is held twice

@@ -15,9 +15,9 @@ Pure: time comes in as `now_s`, and nothing here touches the world.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from itertools import pairwise
+from typing import NamedTuple
 
 from controller.traffic.audit import audit_ownership
 from controller.traffic.errors import (
@@ -47,11 +47,13 @@ class Refusal(Enum):
     OFFLINE = "offline"  # an AGV out of contact could not be sent the order anyway
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
+class Grant(NamedTuple):
     """The granted prefix of a requested path, from path[0] (consecutive repeats, the
     planner's waits, collapsed), and why the rest was refused. The AGV may be released
-    only over what it holds: `ReservationKernel.allocation` is the base to send."""
+    only over what it holds: `ReservationKernel.allocation` is the base to send.
+
+    A named tuple, not a frozen dataclass: one is made per AGV per tick, and building a
+    frozen dataclass costs about twice as much."""
 
     agv_id: AgvId
     nodes: tuple[int, ...]
@@ -186,45 +188,56 @@ class ReservationKernel:
         is granted, node by node with the edge into it; the first node held by another AGV,
         blocked, behind a closed edge, not adjacent, or off its allocation stops it."""
         agv = self._agv(agv_id)
-        waiting_on = self._waiting_on
-        waiting_on.pop(agv_id, None)  # only its last request counts for the wait-for graph
-        if not path or path[0] not in agv.allocation:
+        if self._waiting_on:
+            self._waiting_on.pop(agv_id, None)  # only the last request counts for waits
+        allocation = agv.allocation
+        try:
+            at = allocation.index(path[0])
+        except (IndexError, ValueError):
             return Grant(agv_id, (), Refusal.NOT_FROM_ALLOCATION, path[0] if path else None)
         if agv.offline:
             return Grant(agv_id, (), Refusal.OFFLINE, path[0])
 
-        allocation = agv.allocation
-        at = allocation.index(path[0])
-        granted = [path[0]]
+        # Along what it already holds: granted again as it is.
+        held = len(allocation)
         previous = path[0]
-        node_owner = self._node_owner
-        for node in path:
+        granted = [previous]
+        i = 1
+        while i < len(path) and at + 1 < held:
+            node = path[i]
+            i += 1
             if node == previous:
-                continue  # path[0] itself, or the planner waiting a step
+                continue  # the planner waiting a step
             at += 1
-            if at < len(allocation):
-                if node != allocation[at]:
-                    return Grant(agv_id, tuple(granted), Refusal.LEAVES_ALLOCATION, node)
-            else:
-                refusal, blocker = self._refusal(agv_id, previous, node)
-                if refusal is not None:
-                    if refusal is Refusal.HELD and node_owner[node] is not None:
-                        waiting_on[agv_id] = node
-                    return Grant(agv_id, tuple(granted), refusal, node, blocker)
-                node_owner[node] = agv_id
-                self._edge_owner[edge_key(previous, node)] = agv_id
-                allocation.append(node)
+            if node != allocation[at]:
+                return Grant(agv_id, tuple(granted), Refusal.LEAVES_ALLOCATION, node)
+            granted.append(node)
+            previous = node
+
+        # Beyond its end: each node must be adjacent, open, unblocked and free.
+        neighbours, node_owner, edge_owner = self._neighbours, self._node_owner, self._edge_owner
+        while i < len(path):
+            node = path[i]
+            i += 1
+            if node == previous:
+                continue
+            if node not in neighbours[previous]:  # also every id that is not a node
+                return Grant(agv_id, tuple(granted), Refusal.NOT_ADJACENT, node)
+            edge = (previous, node) if previous < node else (node, previous)
+            refusal, blocker = self._refusal(agv_id, edge, node)
+            if refusal is not None:
+                if refusal is Refusal.HELD and node_owner[node] is not None:
+                    self._waiting_on[agv_id] = node
+                return Grant(agv_id, tuple(granted), refusal, node, blocker)
+            node_owner[node] = agv_id
+            edge_owner[edge] = agv_id
+            allocation.append(node)
             granted.append(node)
             previous = node
         return Grant(agv_id, tuple(granted))
 
-    def _refusal(
-        self, agv_id: AgvId, previous: int, node: int
-    ) -> tuple[Refusal | None, AgvId | None]:
-        """Why `node` may not be added after `previous` at the end of the AGV's allocation."""
-        if not 0 <= node < len(self._neighbours) or node not in self._neighbours[previous]:
-            return Refusal.NOT_ADJACENT, None
-        edge = edge_key(previous, node)
+    def _refusal(self, agv_id: AgvId, edge: Edge, node: int) -> tuple[Refusal | None, AgvId | None]:
+        """Why the AGV may not take `edge` into `node` at the end of its allocation."""
         if edge in self._closed:
             return Refusal.EDGE_CLOSED, None
         if node in self._blocked:
@@ -233,6 +246,7 @@ class ReservationKernel:
         if holder == agv_id:
             return Refusal.REVISITS, None
         if holder is None:
+            # Never so while edges are only held with both their nodes; checked all the same.
             holder = self._edge_owner.get(edge)
         if holder is not None:
             return Refusal.HELD, holder
@@ -251,7 +265,7 @@ class ReservationKernel:
             involved = (agv_id,) if holder is None else (agv_id, holder)
             return self._report(Violation(ViolationKind.CONFIRM_NOT_HELD, involved, (node,)))
         if at:
-            self._free(agv_id, allocation[:at], allocation[: at + 1])
+            self._free(agv_id, allocation[:at], allocation[: at + 1])  # the passed nodes
             del allocation[:at]
             agv.current = node
             agv.progressed = True
@@ -277,10 +291,11 @@ class ReservationKernel:
         for node in nodes:
             if self._node_owner[node] == agv_id:
                 self._node_owner[node] = None
+        edge_owner = self._edge_owner
         for a, b in pairwise(path):
-            edge = edge_key(a, b)
-            if self._edge_owner.get(edge) == agv_id:
-                del self._edge_owner[edge]
+            edge = (a, b) if a < b else (b, a)
+            if edge_owner.get(edge) == agv_id:
+                del edge_owner[edge]
 
     # --- Blocked nodes and closed edges --------------------------------------------------
 
@@ -339,12 +354,11 @@ class ReservationKernel:
         return self._counter.add(found)
 
     def _positions_lost(self) -> list[Violation]:
+        """Whether the first node is also owned is the ownership audit's business."""
         return [
             Violation(ViolationKind.CURRENT_NOT_HELD, (agv_id,), (agv.current,))
             for agv_id, agv in self._agvs.items()
-            if not agv.allocation
-            or agv.allocation[0] != agv.current
-            or self._node_owner[agv.current] != agv_id
+            if not agv.allocation or agv.allocation[0] != agv.current
         ]
 
     def deadlocks(self) -> list[Violation]:
@@ -435,10 +449,10 @@ class ReservationKernel:
     # --- Internals -----------------------------------------------------------------------
 
     def _agv(self, agv_id: AgvId) -> _Agv:
-        try:
-            return self._agvs[agv_id]
-        except KeyError:
-            raise UnknownAgv(agv_id) from None
+        agv = self._agvs.get(agv_id)
+        if agv is None:
+            raise UnknownAgv(agv_id)
+        return agv
 
     def _check_node(self, node: int) -> None:
         if not 0 <= node < len(self._node_owner):

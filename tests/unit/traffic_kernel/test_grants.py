@@ -77,10 +77,12 @@ def test_own_nodes_are_granted_again_as_they_are_and_the_rest_extends() -> None:
     kernel.request("a", [0, 1, 2])
 
     again = kernel.request("a", [0, 1, 2])
+    after_again = kernel.allocation("a")
     longer = kernel.request("a", [0, 1, 2, 3, 4])
 
     assert again.complete
     assert again.nodes == (0, 1, 2)
+    assert after_again == (0, 1, 2)
     assert longer.complete
     assert kernel.allocation("a") == (0, 1, 2, 3, 4)
 

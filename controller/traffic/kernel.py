@@ -429,6 +429,7 @@ class ReservationKernel:
         return self._agv(agv_id).offline
 
     def holder(self, node: int) -> AgvId | None:
+        self._check_node(node)  # a negative index would quietly answer for another node
         return self._node_owner[node]
 
     def edge_holder(self, a: int, b: int) -> AgvId | None:

@@ -186,6 +186,8 @@ def test_caller_mistakes_raise() -> None:
         kernel.request("ghost", [0])
     with pytest.raises(UnknownNode):
         kernel.place("b", 3)
+    with pytest.raises(UnknownNode):
+        kernel.holder(-1)
     with pytest.raises(UnknownEdge):
         kernel.close_edge(0, 2)
     with pytest.raises(UnknownEdge):

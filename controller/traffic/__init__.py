@@ -1,2 +1,8 @@
-"""Fleet traffic control: the motion planner's proposals and the reservation kernel that
-makes them safe."""
+"""Fleet traffic control: a collision-free motion planner proposes, the reservation kernel
+makes it safe.
+
+`floor.CompiledFloor` (nodes as ints, distance tables), `pibt.step` (one joint step),
+`lacam.search` (the completeness fallback), `planner.MotionPlanner` (what the control loop
+calls each tick), `kernel.ReservationKernel` (each node and edge granted to one AGV).
+Pure: numpy and scipy, no I/O, no clock but the planner's time budget.
+"""

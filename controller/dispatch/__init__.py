@@ -2,10 +2,12 @@
 
 Each tick a `Dispatcher` is shown the fleet (`AgvSnapshot`) and the tasks waiting for an
 AGV (`PickTask`) and answers with `Decisions`: trips of one or more totes, chargers, parking.
+`MinCostDispatcher` is the product.
 Distances come from the floor through the `DistanceTables` protocol.
 """
 
 from controller.dispatch.decisions import Decisions, SendToCharge, SendToPark, TripAssignment
+from controller.dispatch.dispatcher import MinCostDispatcher
 from controller.dispatch.policy import DispatchPolicy
 from controller.dispatch.ports import Dispatcher, DistanceTables
 from controller.dispatch.snapshots import AgvSnapshot, PickTask
@@ -16,6 +18,7 @@ __all__ = [
     "DispatchPolicy",
     "Dispatcher",
     "DistanceTables",
+    "MinCostDispatcher",
     "PickTask",
     "SendToCharge",
     "SendToPark",

@@ -66,17 +66,18 @@ def pair_costs(
     """cost(i, j) for every worker i and task j, float64 [workers, K]; +inf where infeasible."""
     approach = geometry.approach
     speed = workers.speed[:, None]
-    eta = approach / speed
-    cost = eta - credit[None, :]
+    cost = approach / speed  # eta; then turned into the cost in place (250k pairs: passes count)
     due_in = tasks.due_s - now_s
     # Only tasks that some AGV would deliver late need the lateness term.
-    slowest_drop = eta.max(axis=0) + geometry.carry / workers.speed.min()
+    slowest_drop = cost.max(axis=0) + geometry.carry / workers.speed.min()
     may_be_late = np.flatnonzero(slowest_drop > due_in)  # nan (no due time) compares False
     if len(may_be_late):
-        drop_s = eta[:, may_be_late] + geometry.carry[may_be_late][None, :] / speed
+        drop_s = cost[:, may_be_late] + geometry.carry[may_be_late][None, :] / speed
         lateness = np.maximum(drop_s - due_in[may_be_late][None, :], 0.0)
         cost[:, may_be_late] += policy.late_weight * lateness
+    cost -= credit[None, :]
     tail_m = geometry.carry + geometry.home[tasks.station_index]
-    feasible = approach <= workers.range_m[:, None] - tail_m[None, :]  # False where inf
-    result: np.ndarray = np.where(feasible, cost, np.inf)
+    reach_m = workers.range_m[:, None] - tail_m[None, :]  # how far each may drive to the pickup
+    np.copyto(cost, np.inf, where=~(approach <= reach_m))  # also where a distance is inf
+    result: np.ndarray = cost
     return result

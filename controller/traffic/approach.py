@@ -1,0 +1,55 @@
+"""Keeping the approach to a busy stop clear.
+
+Stations and chargers are pockets off a lane: one way in, one way out. When many AGVs are
+bound for one station they all press towards its mouth, and the AGV inside can no longer
+come out: the planner cannot swap two AGVs through a crowd, and its fallback search
+rarely untangles one within its budget. So at most `ADMITTED` AGVs bound for one stop
+drive up to it at a time, the nearest (the one working there counts). The others are
+given no goal: they stop where they are and make way when asked, until their turn
+comes. (Holding only those already near the stop let the queue's tail block the lanes
+around it in the soak; holding all costs 2 % of throughput on the 7k floor.)
+
+An AGV whose stop cannot be reached at all for now (behind a closed aisle) is given no
+goal either: it waits, out of the way, until the aisle reopens.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from controller.traffic.ids import AgvId
+
+ADMITTED = 3  # the AGV at the stop, the next at its mouth, and one on its way
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """An AGV heading for the stop at `goal` (None: for nowhere), standing at `node`."""
+
+    agv_id: AgvId
+    node: int
+    goal: int | None
+
+
+def planner_goals(
+    bound: Iterable[Bound], distance: Callable[[int, int], float]
+) -> dict[AgvId, int | None]:
+    """Each AGV's goal for the planner this tick: its stop, or None while it waits its
+    turn. `distance(node, goal)`: metres from node to goal."""
+    goals: dict[AgvId, int | None] = {}
+    by_stop: dict[int, list[Bound]] = {}
+    for agv in bound:
+        if agv.goal is None or math.isinf(distance(agv.node, agv.goal)):
+            goals[agv.agv_id] = None
+            continue
+        goals[agv.agv_id] = agv.goal
+        by_stop.setdefault(agv.goal, []).append(agv)
+    for stop, queue in by_stop.items():
+        if len(queue) <= ADMITTED:
+            continue
+        ranked = sorted(queue, key=lambda agv: (distance(agv.node, stop), agv.agv_id))
+        for agv in ranked[ADMITTED:]:
+            goals[agv.agv_id] = None
+    return goals

@@ -22,6 +22,7 @@ class RunMetrics:
     dispatch_ms: list[float] = field(default_factory=list)
     kernel_ms: list[float] = field(default_factory=list)
     tick_ms: list[float] = field(default_factory=list)
+    intake_ms: list[float] = field(default_factory=list)  # new tasks' tables, off the tick
     conflicts: int = 0  # ground truth: two AGVs on a node, or swapping along an edge
     violations: Counter[str] = field(default_factory=Counter)  # the kernel's, by kind
     longest_stall_ticks: int = 0  # consecutive ticks one AGV was reported stalled
@@ -41,6 +42,7 @@ class RunMetrics:
             plan_ms=_spread(self.plan_ms),
             dispatch_ms=_spread(self.dispatch_ms),
             tick_ms=_spread(self.tick_ms),
+            intake_ms=_spread(self.intake_ms),
             conflicts=self.conflicts,
             double_allocations=self.violations["double_allocation"],
             deadlocks=self.violations["deadlock"],
@@ -69,6 +71,7 @@ class Summary:
     plan_ms: Spread
     dispatch_ms: Spread
     tick_ms: Spread
+    intake_ms: Spread  # per step with arrivals
     conflicts: int
     double_allocations: int
     deadlocks: int

@@ -84,6 +84,7 @@ class FleetSim:
         where tasks come from (default: seeded, as the config says)."""
         self.floor = floor
         self.config = config
+        self._clock = clock
         rng = random.Random(config.seed)
         deterministic = config.fallback_expansions is not None
         planner = MotionPlanner(
@@ -137,13 +138,25 @@ class FleetSim:
                 working=body.working,
                 carrying=len(body.loads),
             )
-        for request in self.demand.arrivals(now_s, len(self.open_tasks)):
+        arrived = self.demand.arrivals(now_s, len(self.open_tasks))
+        for request in arrived:
             task = PickTask(request.id, request.pickup, request.dropoff, request.created_s)
             self.open_tasks[task.id] = self._undelivered[task.id] = task
+        self._intake([request.pickup for request in arrived])
         result = control.tick(now_s, list(self.open_tasks.values()))
         self._orders = result.orders
         self._record(outcome, result)
         return StepReport(now_s, outcome, result)
+
+    def _intake(self, pickups: list[int]) -> None:
+        """Each new task's pickup distance table, computed as the task arrives, as the
+        edge does at task intake (in the background, off the control tick): otherwise
+        the dispatcher would compute it in the tick where the task first becomes a
+        candidate, ~7 ms a table on a 42k-node floor, a hundred at once after a burst."""
+        if pickups:
+            started = self._clock()
+            self.floor.precompute(pickups)
+            self.metrics.intake_ms.append((self._clock() - started) * 1e3)
 
     def _inject_faults(self, step: int) -> None:
         for fault in self.config.faults:

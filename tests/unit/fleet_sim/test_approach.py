@@ -1,0 +1,36 @@
+"""Only the nearest few AGVs bound for one stop drive up to it; the rest wait their turn,
+and an AGV whose stop cannot be reached waits too."""
+
+from __future__ import annotations
+
+import math
+
+from controller.traffic.approach import ADMITTED, Bound, planner_goals
+
+STATION = 100
+
+
+def _line_distance(node: int, goal: int) -> float:
+    return math.inf if node < 0 else float(abs(goal - node))
+
+
+def test_the_nearest_agvs_bound_for_a_stop_approach_and_the_others_wait() -> None:
+    bound = [Bound(f"agv{k}", STATION - 1 - k, STATION) for k in range(ADMITTED + 2)]
+
+    goals = planner_goals(reversed(bound), _line_distance)
+
+    assert [goals[b.agv_id] for b in bound] == [STATION] * ADMITTED + [None, None]
+
+
+def test_agvs_bound_for_different_stops_do_not_queue_for_each_other() -> None:
+    bound = [Bound(f"agv{k}", k, STATION + k) for k in range(ADMITTED + 2)]
+
+    goals = planner_goals(bound, _line_distance)
+
+    assert goals == {b.agv_id: b.goal for b in bound}
+
+
+def test_an_agv_that_cannot_reach_its_stop_waits_with_no_goal() -> None:
+    goals = planner_goals([Bound("cut-off", -5, STATION), Bound("idle", 3, None)], _line_distance)
+
+    assert goals == {"cut-off": None, "idle": None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from controller.traffic.approach import ADMITTED, Bound, planner_goals
+from controller.traffic.approach import ADMITTED, HOLD_M, Bound, planner_goals
 
 STATION = 100
 
@@ -14,12 +14,21 @@ def _line_distance(node: int, goal: int) -> float:
     return math.inf if node < 0 else float(abs(goal - node))
 
 
-def test_the_nearest_agvs_bound_for_a_stop_approach_and_the_others_wait() -> None:
+def test_the_nearest_agvs_bound_for_a_stop_approach_and_the_others_near_it_wait() -> None:
     bound = [Bound(f"agv{k}", STATION - 1 - k, STATION) for k in range(ADMITTED + 2)]
 
     goals = planner_goals(reversed(bound), _line_distance)
 
     assert [goals[b.agv_id] for b in bound] == [STATION] * ADMITTED + [None, None]
+
+
+def test_an_agv_not_admitted_keeps_coming_until_it_is_near() -> None:
+    near = [Bound(f"agv{k}", STATION - 1 - k, STATION) for k in range(ADMITTED)]
+    far = Bound("far", STATION - int(HOLD_M) - 10, STATION)
+
+    goals = planner_goals([*near, far], _line_distance)
+
+    assert goals["far"] == STATION
 
 
 def test_agvs_bound_for_different_stops_do_not_queue_for_each_other() -> None:

@@ -9,9 +9,14 @@ successor is tried. The search therefore finds a plan whenever one exists within
 subproblem (LaCAM's completeness), and the wall-clock budget and the expansion bound make
 it give up otherwise.
 
+Plain LaCAM's first plan can wander for hundreds of steps. Two of LaCAM*'s refinements
+keep it short: a successor already known is linked and revisited, and every link found is
+used to shorten the known ways (Dijkstra over the links); once a plan is found the search
+goes on as long again, pruning what cannot beat it.
+
 What the plan must achieve is given per agent as a distance target (the goal itself, or
-just some progress toward it); the planner asks for progress past the knot, and PIBT takes
-over from there. The plan is not the shortest, only a way out.
+just some progress toward it): the planner asks for progress past the knot, and PIBT takes
+over from there.
 """
 
 from __future__ import annotations

@@ -84,6 +84,8 @@ def step(
 
 @dataclass(frozen=True, slots=True)
 class Moves:
+    """One step's outcome."""
+
     next: list[int]  # each agent's node after the step
     yielded: list[tuple[int, int]]  # (agent, the agent it stepped aside for)
 

@@ -235,8 +235,12 @@ class MotionPlanner:
             and tick >= self._progress[agent.id].retry_at
         ]
         stuck.sort(key=lambda i: self._progress[agents[i].id].priority(), reverse=True)
+        occupant = {agent.node: agent for agent in agents}
         for i in stuck:
             if agents[i].id in busy:
+                continue
+            if self._queues(agents[i], tables[i], occupant):
+                self._progress[agents[i].id].stalled = 0
                 continue
             members = self._neighbourhood(agents, i, busy)
             targets = self._targets(agents, members, [tables[j] for j in members])
@@ -267,6 +271,17 @@ class MotionPlanner:
             if len(found.configurations) > 1:
                 self._plans.append(found)
                 busy.update(found.agents)
+
+    def _queues(
+        self, agent: AgentState, table: Table | None, occupant: dict[int, AgentState]
+    ) -> bool:
+        """Its best way on is held by an agent bound for the same goal: it waits its turn
+        (a station with a queue), and no search would do better."""
+        if table is None:
+            return False
+        best = min(self.floor.adjacency[agent.node], key=table.item, default=None)
+        ahead = None if best is None else occupant.get(best)
+        return ahead is not None and ahead.goal == agent.goal
 
     def _neighbourhood(self, agents: Sequence[AgentState], seed: int, busy: set[str]) -> list[int]:
         """The stuck agent and the movable agents around it: breadth first from it, an agent

@@ -8,8 +8,10 @@ drive up to it at a time, the nearest (the one working there counts). The others
 within `HOLD_M` of it, are given no goal: they stop where they are and make way when
 asked, until their turn comes.
 
-An AGV whose stop cannot be reached at all for now (behind a closed aisle) is given no
-goal either: it waits, out of the way, until the aisle reopens.
+An AGV whose stop cannot be reached at all for now (behind a closed aisle, or a failed
+AGV at a station's mouth) waits at a refuge (the nearest parking node) until it can: with
+no goal at all it would stay where it is, and where it is may be another station's
+pocket, which it would then close for as long as the way stays shut.
 """
 
 from __future__ import annotations
@@ -40,15 +42,21 @@ class Bound:
 
 
 def planner_goals(
-    bound: Iterable[Bound], distance: Callable[[int, int], float]
+    bound: Iterable[Bound],
+    distance: Callable[[int, int], float],
+    refuge: Callable[[int], int | None],
 ) -> dict[AgvId, int | None]:
-    """Each AGV's goal for the planner this tick: its stop, or None while it waits its
-    turn. `distance(node, goal)`: metres from node to goal."""
+    """Each AGV's goal for the planner this tick: its stop, a refuge while its stop is cut
+    off, or None while it waits its turn. `distance(node, goal)`: metres from node to
+    goal; `refuge(node)`: where to wait out of the way from there (None: nowhere)."""
     goals: dict[AgvId, int | None] = {}
     by_stop: dict[int, list[Bound]] = {}
     for agv in bound:
-        if agv.goal is None or math.isinf(distance(agv.node, agv.goal)):
+        if agv.goal is None:
             goals[agv.agv_id] = None
+            continue
+        if math.isinf(distance(agv.node, agv.goal)):
+            goals[agv.agv_id] = refuge(agv.node)
             continue
         goals[agv.agv_id] = agv.goal
         by_stop.setdefault(agv.goal, []).append(agv)

@@ -286,13 +286,21 @@ class FleetControl:
         # A failed AGV is going nowhere until it recovers: not a stall, only an obstacle.
         bound = [Bound(v.id, bases[v.id][-1], None if v.failed else v.goal) for v in vehicles]
         tables = self.floor.distance_tables({b.goal for b in bound if b.goal is not None})
-        goals = planner_goals(bound, lambda node, goal: tables[goal].item(node))
+        goals = planner_goals(bound, lambda node, goal: tables[goal].item(node), self._refuge)
         agents = []
         for vehicle in vehicles:
             goal = goals[vehicle.id]
             kernel.set_goal(vehicle.id, goal)
             agents.append(AgentState(vehicle.id, bases[vehicle.id][-1], goal, vehicle.frozen()))
         return agents, {agv_id: len(base) - 1 for agv_id, base in bases.items()}
+
+    def _refuge(self, node: int) -> int | None:
+        """The nearest parking node reachable from `node`, to wait out of the way."""
+        tables = self.floor.distance_tables(self.floor.goals("parking"))
+        metres, nearest = min(
+            ((table.item(node), goal) for goal, table in tables.items()), default=(math.inf, 0)
+        )
+        return nearest if math.isfinite(metres) else None
 
     def _request(
         self,

@@ -101,6 +101,28 @@ def test_a_closed_aisle_is_routed_around_from_the_next_tick() -> None:
     assert g.at(2, 3) in loop.trails["agv0"]  # round by the bottom row
 
 
+def test_an_agv_whose_stop_is_cut_off_waits_at_a_parking_node_not_in_a_pocket() -> None:
+    g = grid(
+        """
+        P......
+        .......
+        #A###S#
+        """,
+        {"parking": "P", "rack": "A", "station": "S"},
+    )
+    tasks = [PickTask("t1", g["A"], g["S"], 0.0)]
+    planned = trip("agv0", [("t1", g["A"], g["S"])])
+    control = control_for(g.floor, ScriptedDispatcher({"agv0": [planned]}))
+    loop = Loop(control, {"agv0": g["A"]}, tasks)
+    control.close_edge(g["S"], g.at(1, 5))  # the station's mouth
+
+    loop.run_until(lambda: loop.world.bodies["agv0"].node == g["P"], max_steps=40)
+
+    assert loop.world.bodies["agv0"].loads == ["t1"]  # picked, and waiting to deliver
+    control.open_edge(g["S"], g.at(1, 5))
+    loop.run_until(lambda: loop.delivered == ["t1"], max_steps=40)
+
+
 def test_a_trip_is_worked_off_stop_by_stop_and_its_totes_delivered() -> None:
     g = grid("A.1..2...S", {"rack": "12", "station": "S"})
     tasks = [PickTask("t1", g["1"], g["S"], 0.0), PickTask("t2", g["2"], g["S"], 0.0)]

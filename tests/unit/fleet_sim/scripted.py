@@ -18,7 +18,7 @@ from controller.traffic.control import FleetControl, TickResult
 from controller.traffic.floor import CompiledFloor
 from controller.traffic.planner import MotionPlanner
 from simulators.fleet.demand import ToteRequest
-from simulators.fleet.sim import WorkClock
+from simulators.fleet.sim import FALLBACK_EXPANSIONS, frozen_clock
 from simulators.fleet.world import Body, StepOutcome, World
 
 
@@ -80,7 +80,11 @@ def control_for(
     floor: CompiledFloor, dispatcher: object, *, horizon: int = 3, seed: int = 1
 ) -> FleetControl:
     planner = MotionPlanner(
-        floor, horizon=horizon, seed=seed, fallback_max_expansions=200, clock=WorkClock(1e-4)
+        floor,
+        horizon=horizon,
+        seed=seed,
+        fallback_max_expansions=FALLBACK_EXPANSIONS,
+        clock=frozen_clock,
     )
     return FleetControl(floor, planner, dispatcher)  # type: ignore[arg-type]
 

@@ -6,7 +6,7 @@ fleet), each dispatcher in turn on the same seed in the same run: same floor, sa
 starts, same task stream, same kernel and planner; only the dispatcher differs. The
 planner's fallback is bounded by work, not wall clock, so the figures repeat exactly.
 
-    python -m benchmarks.fleet_sim --cells 7000 --agvs 50 --hours 1
+    python -m benchmarks.fleet_sim --cells 7000 --agvs 50 --hours 2
 
 Tick time: `--steps K` runs our dispatcher for K one-second steps and reports the full
 tick (dispatch, planning, kernel requests and check) after `--warmup` ticks, whose cost
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", type=int, default=7_000)
     parser.add_argument("--agvs", type=int, default=50)
-    parser.add_argument("--hours", type=float, default=1.0, help="simulated, per dispatcher")
+    parser.add_argument("--hours", type=float, default=2.0, help="simulated, per dispatcher")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dispatchers", default="ours,blind,nearest")
     parser.add_argument("--capacity", type=int, default=3, help="totes an AGV carries")

@@ -39,6 +39,8 @@ from controller.traffic.violations import Violation, ViolationKind
 # (the simulation); an edge ticking slower than its AGVs drive releases more, so they do
 # not stop at every node waiting for the next tick.
 BASE_DEPTH = 1
+# A failed AGV still failed after this long is routed around (see _close_around_the_failed).
+OBSTACLE_AFTER_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,7 @@ class FleetControl:
             kernel.set_working(agv_id, working)
             vehicle.working = working
         if failed != vehicle.failed:
-            self._set_failed(vehicle, failed)
+            self._set_failed(vehicle, failed, now_s)
         vehicle.battery_pct = battery_pct
         vehicle.carrying = carrying
         vehicle.seen_s = now_s
@@ -151,14 +153,31 @@ class FleetControl:
             self._on_trips.difference_update(done.task_ids)
         return done
 
-    def _set_failed(self, vehicle: Vehicle, failed: bool) -> None:
-        """A failed AGV is an obstacle: frozen where it stands, its held nodes still held,
-        and the floor's edges into them closed for the planner (not for the kernel), so
-        that the distance tables route everyone around it: the planner alone would wait
-        in front of it, its tables not knowing the way is shut. The totes it has not
-        picked yet go back to the pool."""
+    def _set_failed(self, vehicle: Vehicle, failed: bool, now_s: float) -> None:
+        """A failed AGV is an obstacle: frozen where it stands, its held nodes still held.
+        The totes it has not picked yet go back to the pool."""
         vehicle.failed = failed
         if failed:
+            vehicle.failed_since_s = now_s
+            self._drop_picks(vehicle)
+        else:
+            vehicle.failed_since_s = None
+            for edge in vehicle.closed_around:
+                if not self._closed_elsewhere(edge, vehicle.id):
+                    self.floor.open_edge(*edge)
+            vehicle.closed_around = ()
+
+    def _close_around_the_failed(self, now_s: float) -> None:
+        """Once an AGV has been failed for `OBSTACLE_AFTER_S`, the floor's edges into the
+        nodes it holds close for the planner (not for the kernel), so that the distance
+        tables route everyone around it: the planner alone waits in front of an obstacle
+        its tables do not know, and its fallback rarely finds a long detour in budget.
+        Not at once: closing and reopening make tables stale, and recomputing them costs
+        a tick of 1-3 s at 500 AGVs on 42k nodes, too much for a fault cleared in seconds."""
+        for vehicle in self._vehicles.values():
+            since = vehicle.failed_since_s
+            if since is None or vehicle.closed_around or now_s - since < OBSTACLE_AFTER_S:
+                continue
             held = self.kernel.allocation(vehicle.id)
             around = {
                 edge_key(node, other) for node in held for other in self.floor.adjacency[node]
@@ -166,12 +185,6 @@ class FleetControl:
             vehicle.closed_around = tuple(sorted(around - self._closed_by_caller))
             for edge in vehicle.closed_around:
                 self.floor.close_edge(*edge)
-            self._drop_picks(vehicle)
-        else:
-            for edge in vehicle.closed_around:
-                if not self._closed_elsewhere(edge, vehicle.id):
-                    self.floor.open_edge(*edge)
-            vehicle.closed_around = ()
 
     def _closed_elsewhere(self, edge: Edge, besides: AgvId) -> bool:
         """Closed by the caller, or around another failed AGV."""
@@ -222,6 +235,7 @@ class FleetControl:
         `open_tasks`: the tasks waiting for an AGV (those already on a trip are ignored)."""
         clock = self._clock
         started = clock()
+        self._close_around_the_failed(now_s)
         decisions = self._dispatch(now_s, open_tasks)
         dispatched = clock()
         agents, held_ahead = self._agents()
@@ -249,9 +263,15 @@ class FleetControl:
         )
 
     def _dispatch(self, now_s: float, open_tasks: Sequence[PickTask]) -> Decisions:
-        """The dispatcher sees the AGVs in contact and the tasks on no trip."""
+        """The dispatcher sees the AGVs in contact, and the tasks on no trip whose tote can
+        be taken to its station now. A task cut off (its station behind a closed aisle or
+        a failed AGV) waits until the way opens: the dispatcher's own station distances
+        are fetched once and never refreshed (controller/dispatch/geometry.py GoalRows),
+        so it would keep sending totes to a station nobody can reach."""
         fleet = [v for v in self._vehicles.values() if v.dispatchable()]
-        tasks = [t for t in open_tasks if t.id not in self._on_trips]
+        waiting = [t for t in open_tasks if t.id not in self._on_trips]
+        to_station = self.floor.distance_tables({t.dropoff for t in waiting})
+        tasks = [t for t in waiting if math.isfinite(to_station[t.dropoff].item(t.pickup))]
         decisions = self.dispatcher.decide([v.snapshot() for v in fleet], tasks, now_s)
         dropoff = {t.id: t.dropoff for t in tasks}
         for charge in decisions.charge:
@@ -295,8 +315,12 @@ class FleetControl:
         return agents, {agv_id: len(base) - 1 for agv_id, base in bases.items()}
 
     def _refuge(self, node: int) -> int | None:
-        """The nearest parking node reachable from `node`, to wait out of the way."""
-        tables = self.floor.distance_tables(self.floor.goals("parking"))
+        """The nearest parking node reachable from `node` that no other AGV stands on or
+        is parked at, to wait out of the way."""
+        taken = {v.node for v in self._vehicles.values() if v.node != node}
+        taken |= {v.trip.stops[0].node for v in self._vehicles.values() if v.trip and v.trip.parked}
+        free = [p for p in self.floor.goals("parking") if p not in taken]
+        tables = self.floor.distance_tables(free)
         metres, nearest = min(
             ((table.item(node), goal) for goal, table in tables.items()), default=(math.inf, 0)
         )

@@ -25,6 +25,7 @@ class Vehicle:
     # Bumped whenever its current stop changes (finished, replaced, cancelled): the world
     # (or the edge's action ids) tells one visit of a node from the next by it.
     stop_key: int = 0
+    failed_since_s: float | None = None
     closed_around: tuple[Edge, ...] = ()  # the floor's edges into its nodes, while failed
 
     @property

@@ -28,7 +28,8 @@ BROKEN = {
     ViolationKind.PLACE_CONFLICT,
 }
 # An AGV reported stalled (a minute without progress) must get going again within this
-# many ticks: waiting behind an AGV failed for ten minutes is the longest wait planned.
+# many ticks: waiting for a failed AGV to be cleared is the longest wait planned (its
+# failure is waited out for OBSTACLE_AFTER_S, then it is routed around).
 LONGEST_STALL_TICKS = 15 * 60
 
 
@@ -37,13 +38,14 @@ def test_hours_of_a_busy_fleet_keep_every_invariant_every_tick() -> None:
     layout = warehouse_grid(CELLS, seed=3)
     floor = CompiledFloor.build(layout.node_ids, layout.xy, layout.edges, layout.goals)
     hour = 3_600
-    # A cross aisle of storage closed for half an hour; AGVs failing for ten minutes,
-    # one of them for good.
+    # A cross aisle of storage closed for half an hour; AGVs failing for ten minutes, one
+    # for 45. (Not for good: one that fails at a station's mouth closes the station, and
+    # the totes on board for it can then never be delivered; test_sim fails one for good.)
     aisle = [floor.index(f"x{x}y9") for x in range(12, 24)]
     faults = (
         EdgeClosure(tuple(pairwise(aisle)), at=hour, steps=hour // 2),
         *(AgvFailure(f"agv{k:03d}", at=(k + 1) * hour // 3, steps=600) for k in range(8)),
-        AgvFailure("agv023", at=2 * hour),
+        AgvFailure("agv023", at=2 * hour, steps=45 * 60),
     )
     config = SimConfig(agvs=AGVS, seed=11, horizon=1, faults=faults)
     sim = FleetSim(floor, build_dispatcher("ours", floor, config.world), config)

@@ -218,9 +218,10 @@ class CompiledFloor:
 
     def block_node(self, i: int) -> None:
         """Make `i` an obstacle (a failed AGV stands on it). The tables keep the node: a
-        failed AGV is usually cleared within minutes, while rebuilding every table through
-        a busy aisle costs seconds of Dijkstra and would be undone at `unblock_node`. The
-        planner never enters a blocked node and its fallback search finds the way around."""
+        failed AGV is usually cleared within minutes, and changing every table whose paths
+        run through it (most of them, in a one-cell aisle) only to change them back at
+        `unblock_node` would cost more than it saves; nor should the dispatcher's costs jump
+        for it. The planner never enters a blocked node; its fallback finds the way round."""
         if i not in self._blocked:
             self._blocked.add(i)
             self.version += 1
@@ -231,6 +232,7 @@ class CompiledFloor:
             self.version += 1
 
     def _change_tables(self, a: int, b: int, *, closing: bool) -> None:
+        """Close or open (a, b) and repair, keep or stale each table accordingly."""
         length = self.weight(a, b)
         with self._lock:
             if closing:

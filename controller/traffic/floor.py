@@ -197,6 +197,11 @@ class CompiledFloor:
         return float(self._full.data[start + hits[0]])
 
     @property
+    def edges_version(self) -> int:
+        """Bumped when an edge closes or opens: what the distance tables depend on."""
+        return self._graph_version
+
+    @property
     def blocked(self) -> frozenset[int]:
         return frozenset(self._blocked)
 

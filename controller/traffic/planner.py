@@ -124,6 +124,7 @@ class MotionPlanner:
         self._rng = random.Random(self.seed)
         self._progress: dict[str, _Progress] = {}
         self._plans: list[_JointPlan] = []
+        self._edges_version = self.floor.edges_version
 
     def plan(self, agents: Sequence[AgentState]) -> dict[str, list[int]]:
         """Each agent's next `horizon` nodes (its own node where it waits). The first is the
@@ -161,11 +162,17 @@ class MotionPlanner:
         unavailable = self.floor.blocked | {
             agent.node for agent in agents if agent.frozen or agent.node == agent.goal
         }
+        # A closed edge can put an agent's goal farther away for good: progress is measured
+        # afresh from where each agent stands once an edge closed or opened.
+        edges_changed = self.floor.edges_version != self._edges_version
+        self._edges_version = self.floor.edges_version
         for agent, table in zip(agents, tables, strict=True):
             distance = math.inf if table is None else table.item(agent.node)
             progress = known.get(agent.id)
             if progress is None or progress.goal != agent.goal:
                 progress = _Progress(agent.goal, self._tie(agent.id), distance, best=distance)
+            elif edges_changed:
+                progress.best, progress.stalled = distance, 0
             self._progress[agent.id] = progress
             if agent.goal is None or agent.node == agent.goal:
                 progress.elapsed, progress.stalled, progress.best = 0, 0, 0.0

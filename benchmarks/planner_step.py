@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=300)
     parser.add_argument("--horizon", type=int, default=3)
     parser.add_argument("--dwell", type=int, default=3, help="ticks frozen at each goal")
+    parser.add_argument("--no-fallback", action="store_true", help="PIBT alone")
     parser.add_argument(
         "--closures", type=int, default=5, help="aisle edges closed in the run's second half"
     )
@@ -69,7 +70,9 @@ def _run(floor: CompiledFloor, fleet: int, args: argparse.Namespace) -> None:
     agents = [AgentState(f"agv{k:03d}", v, rng.choice(stations)) for k, v in enumerate(starts)]
     errands = {a.id: _Shuttle(to_station=False) for a in agents}
     table_s = _timed(floor.precompute, [a.goal for a in agents if a.goal is not None])
-    planner = MotionPlanner(floor, horizon=args.horizon, seed=args.seed)
+    planner = MotionPlanner(
+        floor, horizon=args.horizon, seed=args.seed, fallback=not args.no_fallback
+    )
     wall: list[float] = []
     cpu: list[float] = []
     closing: list[float] = []

@@ -111,8 +111,13 @@ def _run(floor: CompiledFloor, fleet: int, args: argparse.Namespace) -> None:
         f"{fleet} agents, {args.ticks} ticks, horizon {args.horizon}: plan {_summary(wall)} "
         f"wall, {_summary(cpu)} CPU; {arrivals} goals reached; fallback "
         f"{stats.fallback_successes}/{stats.fallback_invocations} found; 0 conflicts; "
-        f"goal tables {table_s:.1f} s outside the timed calls; {len(closing)} aisle edges "
-        f"closed, {_summary(closing)} each ({len(floor.cached_goals())} tables cached)"
+        f"goal tables {table_s:.1f} s outside the timed calls"
+        + (
+            f"; {len(closing)} aisle edges closed, {_summary(closing)} each "
+            f"({len(floor.cached_goals())} tables cached)"
+            if closing
+            else ""
+        )
     )
 
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, replace
 
 from controller.traffic.floor import CompiledFloor
-from controller.traffic.planner import AgentState, MotionPlanner
+from controller.traffic.planner import STALL_STEPS, AgentState, MotionPlanner
 from simulators.fleet.grid import warehouse_grid
 
 
@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=3)
     parser.add_argument("--dwell", type=int, default=3, help="ticks frozen at each goal")
     parser.add_argument("--no-fallback", action="store_true", help="PIBT alone")
+    parser.add_argument("--stall-steps", type=int, default=STALL_STEPS)
     parser.add_argument(
         "--closures", type=int, default=5, help="aisle edges closed in the run's second half"
     )
@@ -71,7 +72,11 @@ def _run(floor: CompiledFloor, fleet: int, args: argparse.Namespace) -> None:
     errands = {a.id: _Shuttle(to_station=False) for a in agents}
     table_s = _timed(floor.precompute, [a.goal for a in agents if a.goal is not None])
     planner = MotionPlanner(
-        floor, horizon=args.horizon, seed=args.seed, fallback=not args.no_fallback
+        floor,
+        horizon=args.horizon,
+        seed=args.seed,
+        stall_steps=args.stall_steps,
+        fallback=not args.no_fallback,
     )
     wall: list[float] = []
     cpu: list[float] = []

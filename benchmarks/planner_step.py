@@ -4,12 +4,14 @@ generated warehouse floor of ~42k cells (`simulators.fleet.grid`).
 Each AGV shuttles between a random rack face and a random station; at each it stands
 still (frozen, as while picking or dropping) for `--dwell` ticks, then gets its next goal.
 A new goal's distance table is computed when the goal is assigned, outside the timed
-call, as the dispatcher's cost matrix does in the controller. Every tick's first steps are
-checked against the kernel's rules (no vertex conflict, no entering an occupied node).
-Wall and CPU time are both given: on a shared machine the wall time includes waiting for
-a core.
+call, as the dispatcher's cost matrix does in the controller. In the second half of the
+run a few aisle edges close (`--closures`), timed on their own: the tables they change
+are repaired then. Every tick's first steps are checked against the kernel's rules (no
+vertex conflict, no entering an occupied node). Wall and CPU time are both given: on a
+shared machine the wall time includes waiting for a core.
 
-    python -m benchmarks.planner_step --agents 100,500 --ticks 300
+    python -m benchmarks.planner_step --agents 100,500 --ticks 600
+    python -m benchmarks.planner_step --cells 7000 --agents 100,500 --ticks 600
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from dataclasses import dataclass, replace
 
 from controller.traffic.floor import CompiledFloor
-from controller.traffic.planner import AgentState, MotionPlanner
+from controller.traffic.planner import STALL_STEPS, AgentState, MotionPlanner
 from simulators.fleet.grid import warehouse_grid
 
 
@@ -40,6 +42,11 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=300)
     parser.add_argument("--horizon", type=int, default=3)
     parser.add_argument("--dwell", type=int, default=3, help="ticks frozen at each goal")
+    parser.add_argument("--no-fallback", action="store_true", help="PIBT alone")
+    parser.add_argument("--stall-steps", type=int, default=STALL_STEPS)
+    parser.add_argument(
+        "--closures", type=int, default=5, help="aisle edges closed in the run's second half"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
@@ -64,11 +71,22 @@ def _run(floor: CompiledFloor, fleet: int, args: argparse.Namespace) -> None:
     agents = [AgentState(f"agv{k:03d}", v, rng.choice(stations)) for k, v in enumerate(starts)]
     errands = {a.id: _Shuttle(to_station=False) for a in agents}
     table_s = _timed(floor.precompute, [a.goal for a in agents if a.goal is not None])
-    planner = MotionPlanner(floor, horizon=args.horizon, seed=args.seed)
+    planner = MotionPlanner(
+        floor,
+        horizon=args.horizon,
+        seed=args.seed,
+        stall_steps=args.stall_steps,
+        fallback=not args.no_fallback,
+    )
     wall: list[float] = []
     cpu: list[float] = []
+    closing: list[float] = []
+    closed: list[tuple[int, int]] = []
     arrivals = 0
-    for _ in range(args.ticks):
+    for tick in range(args.ticks):
+        if tick >= args.ticks // 2 and tick % 10 == 0 and len(closed) < args.closures:
+            closed.append(_aisle_edge(floor, rng))
+            closing.append(_timed(floor.close_edge, *closed[-1]))
         t0, c0 = time.perf_counter(), time.thread_time()
         paths = planner.plan(agents)
         wall.append(time.perf_counter() - t0)
@@ -91,13 +109,30 @@ def _run(floor: CompiledFloor, fleet: int, args: argparse.Namespace) -> None:
                 agent = replace(agent, frozen=True)
             moved.append(agent)
         agents = moved
+    for edge in closed:
+        floor.open_edge(*edge)
     stats = planner.stats
     print(
         f"{fleet} agents, {args.ticks} ticks, horizon {args.horizon}: plan {_summary(wall)} "
         f"wall, {_summary(cpu)} CPU; {arrivals} goals reached; fallback "
         f"{stats.fallback_successes}/{stats.fallback_invocations} found; 0 conflicts; "
         f"goal tables {table_s:.1f} s outside the timed calls"
+        + (
+            f"; {len(closing)} aisle edges closed, {_summary(closing)} each "
+            f"({len(floor.cached_goals())} tables cached)"
+            if closing
+            else ""
+        )
     )
+
+
+def _aisle_edge(floor: CompiledFloor, rng: random.Random) -> tuple[int, int]:
+    """A random edge between two nodes of degree 2 or more (not into a pocket)."""
+    while True:
+        a = rng.randrange(floor.node_count)
+        b = rng.choice(floor.adjacency[a]) if floor.adjacency[a] else a
+        if len(floor.adjacency[a]) > 1 and len(floor.adjacency[b]) > 1:
+            return a, b
 
 
 def _summary(seconds: list[float]) -> str:
@@ -118,6 +153,7 @@ def _check(floor: CompiledFloor, agents: list[AgentState], moved: list[int]) -> 
 
 
 def _timed(fn: object, *args: object) -> float:
+    """Seconds `fn(*args)` took."""
     t0 = time.perf_counter()
     fn(*args)  # type: ignore[operator]
     return time.perf_counter() - t0

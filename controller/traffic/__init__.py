@@ -1,8 +1,10 @@
 """Fleet traffic control: a collision-free motion planner proposes, the reservation kernel
 makes it safe.
 
-`floor.CompiledFloor` (nodes as ints, distance tables), `pibt.step` (one joint step),
-`lacam.search` (the completeness fallback), `planner.MotionPlanner` (what the control loop
-calls each tick), `kernel.ReservationKernel` (each node and edge granted to one AGV).
-Pure: numpy and scipy, no I/O, no clock but the planner's time budget.
+`floor.CompiledFloor` (nodes as ints, distance tables; `repair` mends them when an edge
+closes or opens), `pibt.step` (one joint step), `lacam.search` (the completeness
+fallback), `planner.MotionPlanner` (what the control loop calls each tick),
+`kernel.ReservationKernel` (each node and edge granted to one AGV), and
+`control.FleetControl` (dispatch, plan, grant, check: the one loop of the simulation and
+the edge). Pure: numpy and scipy, no I/O, no clock but the planner's time budget.
 """

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from textwrap import dedent
 
 from controller.traffic.floor import CompiledFloor
+from controller.traffic.repair import REPAIR_LIMIT
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ def grid(
     *,
     rack_tables: int | None = None,
     executor: Executor | None = None,
+    repair_limit: int = REPAIR_LIMIT,
 ) -> Grid:
     """The 4-connected floor of `picture`, every edge 1 m. `goals_of_kind` names labels."""
     lines = dedent(picture).strip("\n").splitlines()
@@ -58,7 +60,15 @@ def grid(
         if (r + dr, c + dc) in free
     ]
     goals = {kind: [labels[x] for x in members] for kind, members in (goals_of_kind or {}).items()}
-    floor = CompiledFloor.build(ids, xy, edges, goals, rack_tables=rack_tables, executor=executor)
+    floor = CompiledFloor.build(
+        ids,
+        xy,
+        edges,
+        goals,
+        rack_tables=rack_tables,
+        executor=executor,
+        repair_limit=repair_limit,
+    )
     return Grid(floor, {label: floor.index(node) for label, node in labels.items()})
 
 

@@ -182,3 +182,25 @@ def test_a_fallback_plan_is_dropped_when_an_agent_does_not_follow_it() -> None:
     detour = next(v for v in g.floor.adjacency[agents[1].node] if v not in (planned, g["m"]))
     plans.plan([agents[0], AgentState("a", detour, g["G"])])  # it went elsewhere
     assert plans.on_fallback_plans() == frozenset()
+
+
+def test_an_aisle_closing_ahead_of_an_agent_sends_it_round_without_a_search() -> None:
+    """Its goal is farther away for good: progress counts afresh, so the long way round is
+    not taken for being stuck."""
+    g = grid(
+        """
+        .........
+        .#######.
+        S.......G
+        """
+    )
+    plans = planner(g, 0)
+    agent = AgentState("a", g["S"], g["G"])
+    for _ in range(3):
+        agent = AgentState("a", plans.plan([agent])["a"][0], g["G"])
+    assert agent.node == g.at(2, 3)
+    g.floor.close_edge(g.at(2, 5), g.at(2, 6))
+    run = drive(plans, [agent], max_ticks=30)
+    assert run.all_at_goal()
+    assert run.ticks == 15  # back 3, up 2, along 8, down 2
+    assert plans.stats.fallback_invocations == 0

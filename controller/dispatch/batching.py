@@ -53,18 +53,13 @@ def start_trips(
     workers: Workers, tasks: TaskArrays, geometry: TripGeometry, rows: np.ndarray, cols: np.ndarray
 ) -> list[Trip]:
     """One single-tote trip per assigned pair."""
-    trips = []
-    for worker, task in zip(rows.tolist(), cols.tolist(), strict=True):
-        trips.append(
-            Trip(
-                worker=worker,
-                tasks=[task],
-                stations=[int(tasks.station_index[task])],
-                station_arrival_m=[float(geometry.approach[worker, task] + geometry.carry[task])],
-                room=int(workers.free_capacity[worker]) - 1,
-            )
-        )
-    return trips
+    arrival_m = (geometry.approach[rows, cols] + geometry.carry[cols]).tolist()
+    station = tasks.station_index[cols].tolist()
+    room = (workers.free_capacity[rows] - 1).tolist()
+    return [
+        Trip(worker, [task], [station[k]], [arrival_m[k]], room[k])
+        for k, (worker, task) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True))
+    ]
 
 
 def extend_trips(

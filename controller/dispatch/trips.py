@@ -82,15 +82,19 @@ class TripPlanner:
         extend_trips(
             trips, waiting, done.workers, done.candidates, done.geometry, now_s, self._policy
         )
-        return [_trip_assignment(trip, done) for trip in trips]
+        return _trip_assignments(trips, done)
 
 
-def _trip_assignment(trip: Trip, done: Assignment) -> TripAssignment:
-    candidates = done.candidates
-    pickups = [int(candidates.pickup[task]) for task in trip.tasks]
-    stations = [int(candidates.stations[station]) for station in trip.stations]
-    return TripAssignment(
-        agv_id=done.workers.agvs[trip.worker].id,
-        task_ids=tuple(candidates.tasks[task].id for task in trip.tasks),
-        stops=(*pickups, *stations),
-    )
+def _trip_assignments(trips: list[Trip], done: Assignment) -> list[TripAssignment]:
+    agv_ids = [agv.id for agv in done.workers.agvs]
+    task_ids = [task.id for task in done.candidates.tasks]
+    pickups = done.candidates.pickup.tolist()
+    stations = done.candidates.stations.tolist()
+    return [
+        TripAssignment(
+            agv_id=agv_ids[trip.worker],
+            task_ids=tuple(task_ids[task] for task in trip.tasks),
+            stops=(*(pickups[task] for task in trip.tasks), *(stations[s] for s in trip.stations)),
+        )
+        for trip in trips
+    ]

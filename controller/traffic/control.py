@@ -39,7 +39,7 @@ from controller.traffic.violations import Violation, ViolationKind
 # (the simulation); an edge ticking slower than its AGVs drive releases more, so they do
 # not stop at every node waiting for the next tick.
 BASE_DEPTH = 1
-# A failed AGV still failed after this long is routed around (see _close_around_the_failed).
+# A failed AGV still failed after this long is routed around (see _route_around_the_failed).
 OBSTACLE_AFTER_S = 30.0
 
 
@@ -155,36 +155,37 @@ class FleetControl:
 
     def _set_failed(self, vehicle: Vehicle, failed: bool, now_s: float) -> None:
         """A failed AGV is an obstacle: frozen where it stands, its held nodes still held.
-        The totes it has not picked yet go back to the pool."""
+        The totes it has not picked yet go back to the pool. (The floor changes that
+        route others around it wait for the tick: `observe` stays cheap.)"""
         vehicle.failed = failed
+        vehicle.failed_since_s = now_s if failed else None
         if failed:
-            vehicle.failed_since_s = now_s
             self._drop_picks(vehicle)
-        else:
-            vehicle.failed_since_s = None
-            for edge in vehicle.closed_around:
-                if not self._closed_elsewhere(edge, vehicle.id):
-                    self.floor.open_edge(*edge)
-            vehicle.closed_around = ()
 
-    def _close_around_the_failed(self, now_s: float) -> None:
+    def _route_around_the_failed(self, now_s: float) -> None:
         """Once an AGV has been failed for `OBSTACLE_AFTER_S`, the floor's edges into the
         nodes it holds close for the planner (not for the kernel), so that the distance
         tables route everyone around it: the planner alone waits in front of an obstacle
         its tables do not know, and its fallback rarely finds a long detour in budget.
-        Not at once: closing and reopening make tables stale, and recomputing them costs
-        a tick of 1-3 s at 500 AGVs on 42k nodes, too much for a fault cleared in seconds."""
+        They reopen when it recovers. Not at once: each closure or reopening repairs every
+        cached table it changes, ~1.7 s at 500 AGVs on 42k nodes, too dear for a fault
+        cleared in seconds."""
         for vehicle in self._vehicles.values():
             since = vehicle.failed_since_s
-            if since is None or vehicle.closed_around or now_s - since < OBSTACLE_AFTER_S:
-                continue
-            held = self.kernel.allocation(vehicle.id)
-            around = {
-                edge_key(node, other) for node in held for other in self.floor.adjacency[node]
-            }
-            vehicle.closed_around = tuple(sorted(around - self._closed_by_caller))
-            for edge in vehicle.closed_around:
-                self.floor.close_edge(*edge)
+            if since is None and vehicle.closed_around:
+                for edge in vehicle.closed_around:
+                    if not self._closed_elsewhere(edge, vehicle.id):
+                        self.floor.open_edge(*edge)
+                vehicle.closed_around = ()
+            elif since is not None and not vehicle.closed_around:
+                if now_s - since < OBSTACLE_AFTER_S:
+                    continue
+                held = self.kernel.allocation(vehicle.id)
+                adjacency = self.floor.adjacency
+                around = {edge_key(node, other) for node in held for other in adjacency[node]}
+                vehicle.closed_around = tuple(sorted(around - self._closed_by_caller))
+                for edge in vehicle.closed_around:
+                    self.floor.close_edge(*edge)
 
     def _closed_elsewhere(self, edge: Edge, besides: AgvId) -> bool:
         """Closed by the caller, or around another failed AGV."""
@@ -235,7 +236,7 @@ class FleetControl:
         `open_tasks`: the tasks waiting for an AGV (those already on a trip are ignored)."""
         clock = self._clock
         started = clock()
-        self._close_around_the_failed(now_s)
+        self._route_around_the_failed(now_s)
         decisions = self._dispatch(now_s, open_tasks)
         dispatched = clock()
         agents, held_ahead = self._agents()
@@ -269,9 +270,7 @@ class FleetControl:
         are fetched once and never refreshed (controller/dispatch/geometry.py GoalRows),
         so it would keep sending totes to a station nobody can reach."""
         fleet = [v for v in self._vehicles.values() if v.dispatchable()]
-        waiting = [t for t in open_tasks if t.id not in self._on_trips]
-        to_station = self.floor.distance_tables({t.dropoff for t in waiting})
-        tasks = [t for t in waiting if math.isfinite(to_station[t.dropoff].item(t.pickup))]
+        tasks = self.deliverable([t for t in open_tasks if t.id not in self._on_trips])
         decisions = self.dispatcher.decide([v.snapshot() for v in fleet], tasks, now_s)
         dropoff = {t.id: t.dropoff for t in tasks}
         for charge in decisions.charge:
@@ -375,6 +374,11 @@ class FleetControl:
         }
 
     # --- Queries ---------------------------------------------------------------------------
+
+    def deliverable(self, tasks: Sequence[PickTask]) -> list[PickTask]:
+        """Those of `tasks` whose tote can be taken from its pickup to its station now."""
+        to_station = self.floor.distance_tables({t.dropoff for t in tasks})
+        return [t for t in tasks if math.isfinite(to_station[t.dropoff].item(t.pickup))]
 
     def agv_ids(self) -> list[AgvId]:
         return list(self._vehicles)

@@ -135,7 +135,9 @@ class FleetSim:
                 working=body.working,
                 carrying=len(body.loads),
             )
-        arrived = self.demand.arrivals(now_s, len(self.open_tasks))
+        # Saturated means work the fleet can do: tasks for a station cut off do not count.
+        open_count = len(control.deliverable(list(self.open_tasks.values())))
+        arrived = self.demand.arrivals(now_s, open_count)
         for request in arrived:
             task = PickTask(request.id, request.pickup, request.dropoff, request.created_s)
             self.open_tasks[task.id] = self._undelivered[task.id] = task

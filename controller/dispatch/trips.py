@@ -1,0 +1,96 @@
+"""A tick's trips: the candidate tasks, their costs, the assignment, then more totes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from controller.dispatch.assignment import candidate_count, min_cost_pairs, most_urgent
+from controller.dispatch.batching import Trip, extend_trips, start_trips
+from controller.dispatch.cost import pair_costs, task_credit
+from controller.dispatch.decisions import TripAssignment
+from controller.dispatch.fleet import Workers
+from controller.dispatch.geometry import GoalRows, TripGeometry
+from controller.dispatch.policy import DispatchPolicy
+from controller.dispatch.ports import DistanceTables
+from controller.dispatch.snapshots import AgvSnapshot, PickTask
+from controller.dispatch.tasks import TaskArrays
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The single-tote assignment of one tick: worker `rows[k]` takes candidate `cols[k]`."""
+
+    workers: Workers
+    candidates: TaskArrays
+    geometry: TripGeometry
+    cost: np.ndarray  # [workers, candidates], +inf where infeasible
+    rows: np.ndarray
+    cols: np.ndarray
+
+
+class TripPlanner:
+    def __init__(
+        self,
+        tables: DistanceTables,
+        goal_rows: GoalRows,
+        home: Callable[[np.ndarray], np.ndarray],
+        policy: DispatchPolicy,
+    ) -> None:
+        """`home(nodes)`: metres from each node to its nearest charger."""
+        self._tables = tables
+        self._goal_rows = goal_rows
+        self._home = home
+        self._policy = policy
+
+    def assign(
+        self, agvs: Sequence[AgvSnapshot], tasks: Sequence[PickTask], now_s: float
+    ) -> Assignment:
+        """The min-cost assignment of `agvs` (all able to work) to the K most urgent tasks."""
+        policy = self._policy
+        workers = Workers.of(agvs, policy)
+        waiting = TaskArrays.of(tasks)
+        to_station = self._goal_rows.between(waiting.stations, waiting.pickup).T  # [T, S]
+        carry = to_station[np.arange(len(waiting)), waiting.station_index]
+        credit = task_credit(waiting, carry, now_s, workers.reference_speed(), policy)
+        chosen = most_urgent(credit, candidate_count(len(workers), len(waiting), policy))
+        candidates = waiting.subset(chosen)
+        geometry = TripGeometry.measure(
+            self._tables,
+            self._goal_rows,
+            workers,
+            candidates,
+            to_station[chosen],
+            self._home(waiting.stations),
+        )
+        cost = pair_costs(workers, candidates, geometry, credit[chosen], now_s, policy)
+        rows, cols = min_cost_pairs(cost)
+        return Assignment(workers, candidates, geometry, cost, rows, cols)
+
+    def plan(
+        self, agvs: Sequence[AgvSnapshot], tasks: Sequence[PickTask], now_s: float
+    ) -> list[TripAssignment]:
+        """The assignment, each trip then filled with more totes (batching.py)."""
+        if not agvs or not tasks:
+            return []
+        done = self.assign(agvs, tasks, now_s)
+        trips = start_trips(done.workers, done.candidates, done.geometry, done.rows, done.cols)
+        waiting = np.ones(len(done.candidates), dtype=bool)
+        waiting[done.cols] = False
+        extend_trips(
+            trips, waiting, done.workers, done.candidates, done.geometry, now_s, self._policy
+        )
+        return [_trip_assignment(trip, done) for trip in trips]
+
+
+def _trip_assignment(trip: Trip, done: Assignment) -> TripAssignment:
+    candidates = done.candidates
+    pickups = [int(candidates.pickup[task]) for task in trip.tasks]
+    stations = [int(candidates.stations[station]) for station in trip.stations]
+    return TripAssignment(
+        agv_id=done.workers.agvs[trip.worker].id,
+        task_ids=tuple(candidates.tasks[task].id for task in trip.tasks),
+        stops=(*pickups, *stations),
+    )

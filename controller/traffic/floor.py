@@ -1,0 +1,448 @@
+"""The site floor compiled to arrays: nodes as ints 0..n-1, CSR adjacency, distance tables.
+
+A distance table is one goal's row of shortest distances from every node (float32, inf where
+unreachable). The graph is undirected, so the distance from the goal is the distance to it
+and one single-source Dijkstra gives the whole row. Tables for the few goals every AGV
+visits (stations, chargers, parking: every kind but racks) are computed at build and
+pinned; rack tables on first use, kept in a bounded LRU.
+
+Topology changes (closing and opening edges) make some tables stale. A stale table asked
+for is recomputed on the spot; `rebuild_stale_in_background` recomputes the others in a
+worker thread. Blocked nodes (a failed AGV's node) do not enter the tables at all: they
+are obstacles for the planner only (see `block_node`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # no stubs in the venv
+from scipy.sparse.csgraph import dijkstra  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    from controller.domain.layout import Site
+
+Table = npt.NDArray[np.float32]
+
+RACK = "rack"  # the one goal kind whose tables are cached on demand: there are thousands
+GOAL_KINDS = ("rack", "station", "charger", "parking")  # the site's node kinds that are goals
+
+# The rack tables' LRU is bounded by memory, not by count: a table is 4 bytes per node. At
+# 128 MiB a 42k-node floor keeps ~800 tables (168 KB each): one goal per AGV for a fleet of
+# 500 plus the dispatcher's look-ahead over open tasks, so a busy fleet's working set does
+# not thrash; a 7k-node floor keeps ~4,800, most of its rack faces.
+RACK_TABLES_BYTES = 128 * 2**20
+MIN_RACK_TABLES = 64  # tiny floors: the bound never gets in the way
+# Sources per scipy dijkstra call: its float64 [batch, n] result is 21 MB at 42k nodes.
+DIJKSTRA_BATCH = 64
+# Two float32 ulps: table values differing by less are taken as equal (see `_affected_*`).
+ULPS = 2.0 * float(np.finfo(np.float32).eps)
+
+
+class CompiledFloor:
+    """The floor graph as arrays. Build it with `build` or `from_site`.
+
+    Thread safety: the control loop (one thread) changes the topology and reads tables;
+    the background rebuild only installs tables, under the same lock.
+    """
+
+    def __init__(
+        self,
+        node_ids: Sequence[str],
+        xy: npt.NDArray[np.float64],
+        graph: csr_matrix,
+        goals_of_kind: Mapping[str, Sequence[int]],
+        *,
+        rack_tables: int | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self._ids = tuple(node_ids)
+        self._index = {node_id: i for i, node_id in enumerate(self._ids)}
+        self.xy = xy
+        self._full = graph  # every edge, closed or not: where a reopened edge's weight is kept
+        self._graph = graph  # the open edges: what the tables and the planner use
+        self._closed: set[tuple[int, int]] = set()
+        self._blocked: set[int] = set()
+        self.adjacency = _adjacency_lists(graph)
+        self.neighbour_matrix = _neighbour_matrix(graph)
+        self.version = 0  # bumped by every topology change
+        self._graph_version = 0  # bumped only by edge changes: the tables depend on nothing else
+        self._goals_of_kind = {kind: tuple(goals) for kind, goals in goals_of_kind.items()}
+        self.rack_table_limit = rack_tables or max(
+            MIN_RACK_TABLES, RACK_TABLES_BYTES // (4 * max(1, len(self._ids)))
+        )
+        self._lock = threading.Lock()
+        self._pinned: dict[int, Table] = {}
+        self._lru: OrderedDict[int, Table] = OrderedDict()
+        self._stale: set[int] = set()
+        self._executor = executor
+        self._own_executor: ThreadPoolExecutor | None = None
+        pinned = sorted(
+            {g for kind, goals in self._goals_of_kind.items() if kind != RACK for g in goals}
+        )
+        for goal, row in zip(pinned, _dijkstra_rows(graph, pinned), strict=True):
+            self._pinned[goal] = row
+
+    # -- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        node_ids: Sequence[str],
+        xy: npt.ArrayLike,
+        edges: Iterable[tuple[str, str, float]],
+        goals_of_kind: Mapping[str, Collection[str]] | None = None,
+        *,
+        rack_tables: int | None = None,
+        executor: Executor | None = None,
+    ) -> CompiledFloor:
+        """Compile nodes, their (x, y) and undirected weighted edges. A repeated edge keeps
+        its shortest weight. `goals_of_kind` names the goal nodes by kind ("rack",
+        "station", ...): every kind but "rack" has its tables computed now."""
+        index = {node_id: i for i, node_id in enumerate(node_ids)}
+        if len(index) != len(node_ids):
+            raise ValueError("node ids repeat")
+        n = len(index)
+        coords = np.asarray(xy, dtype=np.float64).reshape(n, 2)
+        heads: list[int] = []
+        tails: list[int] = []
+        lengths: list[float] = []
+        for a, b, weight in edges:
+            if a == b:
+                raise ValueError(f"edge {a}-{b} is a loop")
+            if not (weight > 0 and math.isfinite(weight)):
+                raise ValueError(f"edge {a}-{b} has weight {weight}: must be positive")
+            heads.append(index[a])
+            tails.append(index[b])
+            lengths.append(weight)
+        graph = _symmetric_csr(n, np.array(heads), np.array(tails), np.array(lengths))
+        goals = {
+            kind: [index[node_id] for node_id in members]
+            for kind, members in (goals_of_kind or {}).items()
+        }
+        return cls(node_ids, coords, graph, goals, rack_tables=rack_tables, executor=executor)
+
+    @classmethod
+    def from_site(
+        cls, site: Site, *, rack_tables: int | None = None, executor: Executor | None = None
+    ) -> CompiledFloor:
+        """The site's floor, with its rack, station, charger and parking nodes as goals."""
+        return cls.build(
+            [node.id for node in site.nodes],
+            [(node.x, node.y) for node in site.nodes],
+            ((edge.a, edge.b, edge.length_m) for edge in site.edges),
+            {kind: [n.id for n in site.nodes if n.kind == kind] for kind in GOAL_KINDS},
+            rack_tables=rack_tables,
+            executor=executor,
+        )
+
+    # -- nodes and edges --------------------------------------------------------------------
+
+    @property
+    def node_count(self) -> int:
+        return len(self._ids)
+
+    def index(self, node_id: str) -> int:
+        return self._index[node_id]
+
+    def node_id(self, i: int) -> str:
+        return self._ids[i]
+
+    def goals(self, kind: str) -> tuple[int, ...]:
+        return self._goals_of_kind.get(kind, ())
+
+    @property
+    def indptr(self) -> npt.NDArray[np.int32]:
+        """CSR row pointers of the open edges (both directions)."""
+        return self._graph.indptr  # type: ignore[no-any-return]
+
+    @property
+    def indices(self) -> npt.NDArray[np.int32]:
+        return self._graph.indices  # type: ignore[no-any-return]
+
+    @property
+    def weights(self) -> npt.NDArray[np.float64]:
+        return self._graph.data  # type: ignore[no-any-return]
+
+    def neighbors(self, i: int) -> npt.NDArray[np.int32]:
+        """The nodes one open edge away from `i`."""
+        return self.indices[self.indptr[i] : self.indptr[i + 1]]
+
+    def weight(self, a: int, b: int) -> float:
+        """The edge's length, open or closed; KeyError if there is no such edge."""
+        start, end = self._full.indptr[a], self._full.indptr[a + 1]
+        hits = np.flatnonzero(self._full.indices[start:end] == b)
+        if hits.size == 0:
+            raise KeyError(f"no edge {self.node_id(a)}-{self.node_id(b)}")
+        return float(self._full.data[start + hits[0]])
+
+    @property
+    def blocked(self) -> frozenset[int]:
+        return frozenset(self._blocked)
+
+    def is_closed(self, a: int, b: int) -> bool:
+        return _key(a, b) in self._closed
+
+    # -- topology changes -------------------------------------------------------------------
+
+    def close_edge(self, a: int, b: int) -> None:
+        """Take the edge out of the floor. Only tables that lose a shortest path go stale."""
+        weight = self.weight(a, b)
+        if _key(a, b) in self._closed:
+            return
+        with self._lock:
+            self._closed.add(_key(a, b))
+            self._change_edges(a, b)
+            for goal, row in self._tables():
+                if goal not in self._stale and self._affected_by_closing(row, a, b, weight):
+                    self._stale.add(goal)
+
+    def open_edge(self, a: int, b: int) -> None:
+        """Put a closed edge back. Only tables it gives a shorter path go stale."""
+        weight = self.weight(a, b)
+        if _key(a, b) not in self._closed:
+            return
+        with self._lock:
+            self._closed.discard(_key(a, b))
+            self._change_edges(a, b)
+            for goal, row in self._tables():
+                if goal not in self._stale and _affected_by_opening(row, a, b, weight):
+                    self._stale.add(goal)
+
+    def block_node(self, i: int) -> None:
+        """Make `i` an obstacle (a failed AGV stands on it). The tables keep the node: a
+        failed AGV is usually cleared within minutes, while rebuilding every table through
+        a busy aisle costs seconds of Dijkstra and would be undone at `unblock_node`. The
+        planner never enters a blocked node and its fallback search finds the way around."""
+        if i not in self._blocked:
+            self._blocked.add(i)
+            self.version += 1
+
+    def unblock_node(self, i: int) -> None:
+        if i in self._blocked:
+            self._blocked.discard(i)
+            self.version += 1
+
+    def _change_edges(self, a: int, b: int) -> None:
+        """Rebuild the open graph after `(a, b)` closed or opened (caller holds the lock)."""
+        self._graph = _without(self._full, self._closed)
+        for node in (a, b):
+            neighbours = self.neighbors(node)
+            self.adjacency[node] = neighbours.tolist()
+            self.neighbour_matrix[node] = -1
+            self.neighbour_matrix[node, : neighbours.size] = neighbours
+        self._graph_version += 1
+        self.version += 1
+
+    def _affected_by_closing(self, row: Table, a: int, b: int, weight: float) -> bool:
+        """Whether closing (a, b) changes the table. It can only if the edge lies on a
+        shortest path (|d[a] - d[b]| == w), and then only if the farther end has no other
+        neighbour just as close to the goal through it: such a neighbour's own shortest
+        paths never pass through the farther end (weights are positive), so nothing
+        changes. On a grid almost every edge passes the first test (neighbours' distances
+        differ by exactly 1); the second leaves only the tables of goals in line with it."""
+        da, db = row.item(a), row.item(b)
+        if not math.isfinite(da) or not math.isfinite(db):
+            return False  # both unreachable: an edge joins nodes of one component
+        far, d_far = (a, da) if da > db else (b, db)
+        tolerance = ULPS * d_far + ULPS * weight
+        if abs(da - db) < weight - tolerance:
+            return False
+        start, end = self.indptr[far], self.indptr[far + 1]
+        via = row[self.indices[start:end]] + self.weights[start:end]
+        return not bool(np.any(np.abs(via - d_far) <= tolerance))
+
+    # -- distance tables --------------------------------------------------------------------
+
+    def distances_to(self, goal: int) -> Table:
+        """Every node's shortest distance to `goal` (read-only). A missing or stale table is
+        computed now: the synchronous fallback of the background rebuild."""
+        return self.distance_tables((goal,))[goal]
+
+    def distance_tables(self, goals: Iterable[int]) -> dict[int, Table]:
+        """The tables of `goals`, the missing and stale ones computed in one batch."""
+        with self._lock:
+            found: dict[int, Table] = {}
+            missing: list[int] = []
+            for goal in dict.fromkeys(goals):
+                row = self._fresh(goal)
+                if row is None:
+                    missing.append(goal)
+                else:
+                    found[goal] = row
+            for goal, row in zip(missing, _dijkstra_rows(self._graph, missing), strict=True):
+                self._install(goal, row)
+                found[goal] = row
+            return found
+
+    def distance_rows(self, goals: Sequence[int]) -> npt.NDArray[np.float32]:
+        """Shape [len(goals), n]: row k is `distances_to(goals[k])`. The dispatcher's cost
+        matrix is `rows[:, agv_nodes]`."""
+        tables = self.distance_tables(goals)
+        if not goals:
+            return np.empty((0, self.node_count), dtype=np.float32)
+        return np.stack([tables[goal] for goal in goals])
+
+    def precompute(self, goals: Iterable[int]) -> None:
+        """Compute the tables of `goals` now, in batched Dijkstra calls. Rack goals beyond
+        the LRU's bound push out the least recently used."""
+        self.distance_tables(goals)
+
+    def cached_goals(self) -> frozenset[int]:
+        with self._lock:
+            return frozenset(self._pinned) | frozenset(self._lru)
+
+    def stale_goals(self) -> frozenset[int]:
+        with self._lock:
+            return frozenset(self._stale)
+
+    def rebuild_stale_in_background(self) -> Future[int] | None:
+        """Recompute every stale table in a worker thread; each result is installed only if
+        no edge changed meanwhile (a table of an older graph would be wrong). The future
+        gives the number of tables installed. None when nothing is stale."""
+        with self._lock:
+            goals = sorted(self._stale)
+            graph, graph_version = self._graph, self._graph_version
+        if not goals:
+            return None
+        return self._worker().submit(self._rebuild, goals, graph, graph_version)
+
+    def shutdown(self) -> None:
+        """Stop the worker thread this floor started, if any."""
+        if self._own_executor is not None:
+            self._own_executor.shutdown(wait=True)
+            self._own_executor = None
+
+    def _rebuild(self, goals: list[int], graph: csr_matrix, graph_version: int) -> int:
+        rows = _dijkstra_rows(graph, goals)
+        with self._lock:
+            if graph_version != self._graph_version:
+                return 0
+            installed = 0
+            for goal, row in zip(goals, rows, strict=True):
+                if goal in self._stale:  # still cached, and not recomputed meanwhile
+                    self._install(goal, row)
+                    installed += 1
+            return installed
+
+    def _worker(self) -> Executor:
+        if self._executor is not None:
+            return self._executor
+        if self._own_executor is None:
+            self._own_executor = ThreadPoolExecutor(1, thread_name_prefix="floor-tables")
+        return self._own_executor
+
+    def _tables(self) -> Iterable[tuple[int, Table]]:
+        yield from self._pinned.items()
+        yield from self._lru.items()
+
+    def _fresh(self, goal: int) -> Table | None:
+        if goal in self._stale:
+            return None
+        if goal in self._pinned:
+            return self._pinned[goal]
+        row = self._lru.get(goal)
+        if row is not None:
+            self._lru.move_to_end(goal)
+        return row
+
+    def _install(self, goal: int, row: Table) -> None:
+        self._stale.discard(goal)
+        if goal in self._pinned:
+            self._pinned[goal] = row
+            return
+        self._lru[goal] = row
+        self._lru.move_to_end(goal)
+        while len(self._lru) > self.rack_table_limit:
+            evicted, _ = self._lru.popitem(last=False)
+            self._stale.discard(evicted)
+
+
+def _affected_by_opening(row: Table, a: int, b: int, weight: float) -> bool:
+    """Opening (a, b) changes the table only if it makes the farther end closer:
+    |d[a] - d[b]| > w. Differences within float32 resolution are ignored: the tables are
+    the planner's heuristic and the dispatcher's costs, and no safety rests on them."""
+    da, db = row.item(a), row.item(b)
+    if math.isinf(da) and math.isinf(db):
+        return False
+    if math.isinf(da) or math.isinf(db):
+        return True  # joins an unreachable part to the goal's
+    return abs(da - db) > weight + ULPS * (max(da, db) + weight)
+
+
+def _key(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def _symmetric_csr(
+    n: int,
+    heads: npt.NDArray[np.int64],
+    tails: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.float64],
+) -> csr_matrix:
+    """Both directions of each undirected edge; a repeated edge keeps its shortest length
+    (csr_matrix would add them up)."""
+    low, high = np.minimum(heads, tails), np.maximum(heads, tails)
+    order = np.lexsort((lengths, low * n + high))
+    key = (low * n + high)[order]
+    first = np.ones(key.size, dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    low, high, lengths = low[order][first], high[order][first], lengths[order][first]
+    rows = np.concatenate([low, high])
+    cols = np.concatenate([high, low])
+    data = np.concatenate([lengths, lengths])
+    return csr_matrix((data, (rows, cols)), shape=(n, n))
+
+
+def _without(full: csr_matrix, closed: set[tuple[int, int]]) -> csr_matrix:
+    """`full` less the closed edges (both directions)."""
+    if not closed:
+        return full
+    n = full.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(full.indptr))
+    cols = full.indices
+    pairs = np.array(sorted(closed), dtype=np.int64)
+    closed_keys = pairs[:, 0] * n + pairs[:, 1]
+    keys = np.minimum(rows, cols).astype(np.int64) * n + np.maximum(rows, cols)
+    keep = ~np.isin(keys, closed_keys)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=n))])
+    return csr_matrix((full.data[keep], cols[keep], indptr), shape=full.shape)
+
+
+def _adjacency_lists(graph: csr_matrix) -> list[list[int]]:
+    """Neighbours as Python lists: the planner's loops read them far faster than slices."""
+    indptr = graph.indptr.tolist()
+    indices = graph.indices.tolist()
+    return [indices[indptr[i] : indptr[i + 1]] for i in range(graph.shape[0])]
+
+
+def _neighbour_matrix(graph: csr_matrix) -> npt.NDArray[np.int64]:
+    """Row i: i's neighbours, padded with -1 to the floor's highest degree. The planner
+    ranks every agent's moves at once with it."""
+    degrees = np.diff(graph.indptr)
+    matrix = np.full((graph.shape[0], max(1, int(degrees.max(initial=0)))), -1, dtype=np.int64)
+    rows = np.repeat(np.arange(graph.shape[0]), degrees)
+    columns = np.arange(graph.indices.size) - np.repeat(graph.indptr[:-1], degrees)
+    matrix[rows, columns] = graph.indices
+    return matrix
+
+
+def _dijkstra_rows(graph: csr_matrix, goals: Sequence[int]) -> list[Table]:
+    """One read-only float32 table per goal, in batched scipy calls. The CSR holds both
+    directions of every edge, so `directed=True` is exact and skips scipy's symmetrising.
+    Each row is its own array, so that evicting it frees it."""
+    rows: list[Table] = []
+    for start in range(0, len(goals), DIJKSTRA_BATCH):
+        chunk = list(goals[start : start + DIJKSTRA_BATCH])
+        for distances in dijkstra(graph, directed=True, indices=chunk):
+            row = distances.astype(np.float32)
+            row.flags.writeable = False
+            rows.append(row)
+    return rows

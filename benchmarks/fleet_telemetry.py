@@ -981,7 +981,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=10,
         help="how much lower the planning worker process runs than the ingest (os.nice)",
     )
-    parser.add_argument("--horizon", type=int, default=10, help="nodes each tick plans ahead")
+    parser.add_argument("--horizon", type=int, default=11, help="nodes each tick plans ahead")
     parser.add_argument("--lookahead", type=int, default=3, help="base nodes ahead of an AGV")
     parser.add_argument("--connections", type=int, default=10, help="publisher MQTT clients")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds left out of latency")

@@ -29,8 +29,10 @@ processes of a Linux machine. The parent joins the tables after the run.
 The floor is a generated grid of 4x4-node tiles; each AGV drives round the 12-node rim of
 its own tile, one node per state (2 nodes/s), so every state frees the node behind it and
 extends the base by one. The AGVs drive open loop (nobody sends them orders), so their
-circuits are disjoint and every request is granted; a refusal or a confirm of a node not
-held would show in the figures.
+circuits are disjoint and every request is granted; a refusal would show in the figures.
+When states are lost an AGV can get more than `--lookahead` nodes past its last confirmed
+node: the confirm is refused (counted as `violation:confirm_not_held`) and the benchmark
+puts the AGV back where it says it is, which a controller would never do.
 
 Phases, each with fresh processes, interleaved in every repetition:
 
@@ -471,6 +473,12 @@ async def _ingest(job: IngestJob, pipe: Connection) -> None:
             counts["off_floor"] += 1
         elif decision.violation is not None:
             counts[f"violation:{decision.violation.kind.value}"] += 1
+            # Only here, never in a controller: the AGV drove on past its base (states were
+            # lost, so it went more than `lookahead` nodes unconfirmed; it drives open loop),
+            # and would never be confirmed again. Put it where it says it is, so that its
+            # next states take the decision path again. Its own circuit is free there.
+            kernel.remove(serial_number)
+            kernel.place(serial_number, decision.node)
         elif not decision.planned:
             counts["unplanned"] += 1
         else:

@@ -1,5 +1,6 @@
-"""The benchmark harness still works: both benchmarks, tiny, on SQLite, as a reader runs them
-(`python -m benchmarks.…`, the API as a separate process)."""
+"""The benchmark harness still works: the benchmarks, tiny, as a reader runs them
+(`python -m benchmarks.…`): the database ones on SQLite with the API as a separate process,
+the fleet telemetry one against the real broker."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, Broker
 
 pytestmark = pytest.mark.e2e
 
@@ -88,3 +89,40 @@ def test_intake_floor_answers_every_push_without_the_database(tmp_path: Path) ->
         assert phase["client_cpu_us"] > 0
     assert "| clients | orders/s median (min-max) | p50 ms | p99 ms | errors |" in stdout
     assert "| 4 |" in stdout
+
+
+@pytest.mark.mqtt
+def test_fleet_telemetry_decides_every_state_through_the_broker(
+    mqtt_broker: Broker, tmp_path: Path
+) -> None:
+    out = tmp_path / "fleet_telemetry.json"
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "benchmarks.fleet_telemetry"),
+            *("--agvs", "5", "--seconds", "2", "--warmup", "0.5", "--repeat", "1"),
+            *("--tick-ms", "20", "--tick-period", "0.5", "--phases", "all"),
+            *("--host", mqtt_broker.host, "--port", str(mqtt_broker.port), "--json", str(out)),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=RUN_DEADLINE_S * 2,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = json.loads(out.read_text())
+    assert [r["phase"] for r in doc["runs"]] == ["receive", "decide", "process", "thread", "inline"]
+    for run in doc["runs"]:
+        assert (run["offered"], run["received"], run["lost"]) == (20, 20, 0)
+        assert run["duplicates"] == run["strays"] == 0
+        assert run["measured"] == 15  # after the first 0.5 s
+        assert 0 < run["latency_ms"]["p50"] <= run["latency_ms"]["p95"] <= run["latency_ms"]["max"]
+        assert run["offered_per_s"] > 0
+        assert run["ingest_loop_cpu_us"] > 0
+        if run["phase"] != "receive":
+            assert run["decisions"] == {"extended": 20}
+            assert run["kernel_violations"] == {}
+        if run["phase"] in ("process", "thread", "inline"):
+            assert run["tick"]["ticks"] >= 2
+            assert run["tick"]["failures"] == 0
+    assert "| process | 1 |" in result.stdout
+    assert "p95 ≤ 100 ms" in result.stdout

@@ -94,6 +94,7 @@ class FleetControl:
         self._reported: list[Violation] = []  # by observe and closures, until the next tick
         self._closed_by_caller: set[Edge] = set()
         self._yields: dict[AgvId, int] = {}  # deadlocks each AGV has given way in
+        self._pockets = frozenset(floor.goals("station")) | frozenset(floor.goals("charger"))
 
     # --- AGVs ----------------------------------------------------------------------------
 
@@ -302,8 +303,7 @@ class FleetControl:
         kernel = self.kernel
         vehicles = self._vehicles.values()
         bases = {v.id: kernel.allocation(v.id) for v in vehicles}
-        # A failed AGV is going nowhere until it recovers: not a stall, only an obstacle.
-        bound = [Bound(v.id, bases[v.id][-1], None if v.failed else v.goal) for v in vehicles]
+        bound = [Bound(v.id, bases[v.id][-1], self._heading(v, bases[v.id])) for v in vehicles]
         tables = self.floor.distance_tables({b.goal for b in bound if b.goal is not None})
         goals = planner_goals(bound, lambda node, goal: tables[goal].item(node), self._refuge)
         agents = []
@@ -312,6 +312,18 @@ class FleetControl:
             kernel.set_goal(vehicle.id, goal)
             agents.append(AgentState(vehicle.id, bases[vehicle.id][-1], goal, vehicle.frozen()))
         return agents, {agv_id: len(base) - 1 for agv_id, base in bases.items()}
+
+    def _heading(self, vehicle: Vehicle, base: tuple[int, ...]) -> int | None:
+        """Where the AGV is bound: its stop. A failed one is going nowhere until it
+        recovers (not a stall, only an obstacle). One with nothing to do standing on a
+        station or a charger heads for a refuge until it is out: such nodes are pockets,
+        and an idle AGV in one closes it, the planner cannot make it back out past the AGV
+        that wants in (seen with the baselines, which do not park: stalls of minutes)."""
+        if vehicle.failed:
+            return None
+        if vehicle.trip is None and base[-1] in self._pockets:
+            return self._refuge(base[-1])
+        return vehicle.goal
 
     def _refuge(self, node: int) -> int | None:
         """The nearest parking node reachable from `node` that no other AGV stands on or

@@ -126,6 +126,24 @@ def test_an_agv_whose_stop_is_cut_off_waits_at_a_parking_node_not_in_a_pocket() 
     loop.run_until(lambda: loop.delivered == ["t1"], max_steps=40)
 
 
+def test_an_agv_with_nothing_to_do_does_not_stay_in_a_station_pocket() -> None:
+    g = grid(
+        """
+        P......
+        .......
+        ####S##
+        """,
+        {"parking": "P", "station": "S"},
+    )
+    control = control_for(g.floor, ScriptedDispatcher())
+    loop = Loop(control, {"agv0": g["S"]})
+
+    loop.run_until(lambda: loop.world.bodies["agv0"].node != g["S"], max_steps=5)
+    for _ in range(10):
+        loop.step()
+        assert loop.world.bodies["agv0"].node != g["S"]
+
+
 def test_a_trip_is_worked_off_stop_by_stop_and_its_totes_delivered() -> None:
     g = grid("A.1..2...S", {"rack": "12", "station": "S"})
     tasks = [PickTask("t1", g["1"], g["S"], 0.0), PickTask("t2", g["2"], g["S"], 0.0)]

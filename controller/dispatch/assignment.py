@@ -14,20 +14,22 @@ def candidate_count(workers: int, tasks: int, policy: DispatchPolicy) -> int:
     """K = clamp(candidate_factor * workers, min_candidates, tasks).
 
     The assignment serves at most one task per AGV, so a few times as many candidates as
-    AGVs leaves it room to prefer near tasks over far ones of similar urgency, and leaves
-    the multi-tote step tasks to add to trips. More costs solver time that grows faster than
-    the matrix (benchmarks/dispatch_assignment.py); the floor of `min_candidates` keeps the
-    choice wide when only a few AGVs are free, as in a busy steady state.
+    AGVs leaves it room to prefer near tasks over far ones of similar urgency. More costs
+    solver time that grows faster than the matrix (benchmarks/dispatch_assignment.py); the
+    floor of `min_candidates` keeps the choice wide when only a few AGVs are free, as in a
+    busy steady state. (The multi-tote step draws from K plus the fleet's spare room.)
     """
     wanted = max(math.ceil(policy.candidate_factor * workers), policy.min_candidates)
     return min(tasks, wanted)
 
 
-def most_urgent(credit: np.ndarray, count: int) -> np.ndarray:
-    """Indices of the `count` largest credits (any order among them)."""
-    if count >= len(credit):
-        return np.arange(len(credit))
-    return np.argpartition(-credit, count - 1)[:count]
+def by_urgency(credit: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the `count` largest credits, largest first."""
+    if count < len(credit):
+        top = np.argpartition(-credit, count - 1)[:count]
+    else:
+        top = np.arange(len(credit))
+    return top[np.argsort(-credit[top], kind="stable")]
 
 
 def min_cost_pairs(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

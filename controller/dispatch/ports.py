@@ -12,7 +12,14 @@ from controller.dispatch.snapshots import AgvSnapshot, PickTask
 
 
 class DistanceTables(Protocol):
-    """Shortest-path distances over the compiled floor (controller/traffic/floor.py)."""
+    """Shortest-path distances over the compiled floor (controller/traffic/floor.py).
+
+    What MinCostDispatcher asks for: each tick, one call for the distinct pickups of its
+    candidate tasks (the K most urgent, and as many more as the free AGVs have spare room;
+    of each row it reads the AGVs' and the candidates' columns only); once per dispatcher,
+    the rows of the stations, chargers and parking nodes (kept); and, in a tick that parks
+    AGVs, one call for at most `demand_points` recent pickups.
+    """
 
     def distance_rows(self, goals: Sequence[int]) -> np.ndarray:
         """float32 [len(goals), n_nodes]: metres from every node to each goal; inf where

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controller.dispatch.assignment import candidate_count, min_cost_pairs, most_urgent
+from controller.dispatch.assignment import by_urgency, candidate_count, min_cost_pairs
 from controller.dispatch.batching import Trip, extend_trips, start_trips
 from controller.dispatch.cost import pair_costs, task_credit
 from controller.dispatch.decisions import TripAssignment
@@ -21,12 +21,14 @@ from controller.dispatch.tasks import TaskArrays
 
 @dataclass(frozen=True)
 class Assignment:
-    """The single-tote assignment of one tick: worker `rows[k]` takes candidate `cols[k]`."""
+    """The single-tote assignment of one tick: worker `rows[k]` takes candidate `cols[k]`.
+    The candidates are the K most urgent tasks, then (for more totes per trip) as many
+    more as the workers have spare room, most urgent first."""
 
     workers: Workers
     candidates: TaskArrays
     geometry: TripGeometry
-    cost: np.ndarray  # [workers, candidates], +inf where infeasible
+    cost: np.ndarray  # [workers, K]: what the solver saw; +inf where infeasible
     rows: np.ndarray
     cols: np.ndarray
 
@@ -55,7 +57,9 @@ class TripPlanner:
         to_station = self._goal_rows.between(waiting.stations, waiting.pickup).T  # [T, S]
         carry = to_station[np.arange(len(waiting)), waiting.station_index]
         credit = task_credit(waiting, carry, now_s, workers.reference_speed(), policy)
-        chosen = most_urgent(credit, candidate_count(len(workers), len(waiting), policy))
+        assignable = candidate_count(len(workers), len(waiting), policy)
+        spare_room = int(np.maximum(workers.free_capacity - 1, 0).sum())
+        chosen = by_urgency(credit, min(len(waiting), assignable + spare_room))
         candidates = waiting.subset(chosen)
         geometry = TripGeometry.measure(
             self._tables,
@@ -66,6 +70,7 @@ class TripPlanner:
             self._home(waiting.stations),
         )
         cost = pair_costs(workers, candidates, geometry, credit[chosen], now_s, policy)
+        cost = cost[:, :assignable]
         rows, cols = min_cost_pairs(cost)
         return Assignment(workers, candidates, geometry, cost, rows, cols)
 
@@ -76,21 +81,27 @@ class TripPlanner:
         if not agvs or not tasks:
             return []
         done = self.assign(agvs, tasks, now_s)
-        trips = start_trips(done.workers, done.candidates, done.geometry, done.rows, done.cols)
+        trips = start_trips(
+            done.workers, done.candidates, done.geometry, done.rows, done.cols, now_s
+        )
         waiting = np.ones(len(done.candidates), dtype=bool)
         waiting[done.cols] = False
         extend_trips(
             trips, waiting, done.workers, done.candidates, done.geometry, now_s, self._policy
         )
-        return [_trip_assignment(trip, done) for trip in trips]
+        return _trip_assignments(trips, done)
 
 
-def _trip_assignment(trip: Trip, done: Assignment) -> TripAssignment:
-    candidates = done.candidates
-    pickups = [int(candidates.pickup[task]) for task in trip.tasks]
-    stations = [int(candidates.stations[station]) for station in trip.stations]
-    return TripAssignment(
-        agv_id=done.workers.agvs[trip.worker].id,
-        task_ids=tuple(candidates.tasks[task].id for task in trip.tasks),
-        stops=(*pickups, *stations),
-    )
+def _trip_assignments(trips: list[Trip], done: Assignment) -> list[TripAssignment]:
+    agv_ids = [agv.id for agv in done.workers.agvs]
+    task_ids = [task.id for task in done.candidates.tasks]
+    pickups = done.candidates.pickup.tolist()
+    stations = done.candidates.stations.tolist()
+    return [
+        TripAssignment(
+            agv_id=agv_ids[trip.worker],
+            task_ids=tuple(task_ids[task] for task in trip.tasks),
+            stops=(*(pickups[task] for task in trip.tasks), *(stations[s] for s in trip.stations)),
+        )
+        for trip in trips
+    ]

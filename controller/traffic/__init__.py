@@ -1,7 +1,12 @@
-"""Fleet traffic control: the floor compiled to arrays, the motion planner's proposals and
-the reservation kernel that makes them safe.
+"""Fleet traffic control: a collision-free motion planner proposes, the reservation kernel
+makes it safe.
 
-`floor.CompiledFloor` (nodes as ints, distance tables) and `kernel.ReservationKernel` (each
-node and edge granted to one AGV; freed only once its state confirms it has passed). Pure:
-numpy and scipy, no I/O, no clock.
+`floor.CompiledFloor` (nodes as ints, distance tables; `repair` mends them when an edge
+closes or opens), `pibt.step` (one joint step), `lacam.search` (the completeness
+fallback), `planner.MotionPlanner` (what the control loop calls each tick),
+`kernel.ReservationKernel` (each node and edge granted to one AGV; freed only once its
+state confirms it has passed), `ingest.BaseExtender` (a state extends its AGV's base
+between ticks), and `control.FleetControl` (dispatch, plan, grant, check: the one loop of
+the simulation and the edge). Pure: numpy and scipy, no I/O, no clock but the planner's
+time budget.
 """

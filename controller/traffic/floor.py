@@ -6,10 +6,11 @@ and one single-source Dijkstra gives the whole row. Tables for the few goals eve
 visits (stations, chargers, parking: every kind but racks) are computed at build and
 pinned; rack tables on first use, kept in a bounded LRU.
 
-Topology changes (closing and opening edges) make some tables stale. A stale table asked
-for is recomputed on the spot; `rebuild_stale_in_background` recomputes the others in a
-worker thread. Blocked nodes (a failed AGV's node) do not enter the tables at all: they
-are obstacles for the planner only (see `block_node`).
+Closing or opening an edge changes only some tables, and those mostly in a few entries:
+they are repaired on the spot (`repair.py`). A table whose change reaches too far goes
+stale instead: asked for, it is recomputed then; `rebuild_stale_in_background` recomputes
+the others in a worker thread. Blocked nodes (a failed AGV's node) do not enter the tables
+at all: they are obstacles for the planner only (see `block_node`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # no stubs in the venv
 from scipy.sparse.csgraph import dijkstra  # type: ignore[import-untyped]
+
+from controller.traffic import repair
 
 if TYPE_CHECKING:
     from controller.domain.layout import Site
@@ -42,8 +45,6 @@ RACK_TABLES_BYTES = 128 * 2**20
 MIN_RACK_TABLES = 64  # tiny floors: the bound never gets in the way
 # Sources per scipy dijkstra call: its float64 [batch, n] result is 21 MB at 42k nodes.
 DIJKSTRA_BATCH = 64
-# Two float32 ulps: table values differing by less are taken as equal (see `_affected_*`).
-ULPS = 2.0 * float(np.finfo(np.float32).eps)
 
 
 class CompiledFloor:
@@ -62,6 +63,7 @@ class CompiledFloor:
         *,
         rack_tables: int | None = None,
         executor: Executor | None = None,
+        repair_limit: int = repair.REPAIR_LIMIT,
     ) -> None:
         self._ids = tuple(node_ids)
         self._index = {node_id: i for i, node_id in enumerate(self._ids)}
@@ -70,8 +72,10 @@ class CompiledFloor:
         self._graph = graph  # the open edges: what the tables and the planner use
         self._closed: set[tuple[int, int]] = set()
         self._blocked: set[int] = set()
-        self.adjacency = _adjacency_lists(graph)
+        self.adjacency = _rows(graph, graph.indices)
+        self._lengths = _rows(graph, graph.data)  # parallel to `adjacency`
         self.neighbour_matrix = _neighbour_matrix(graph)
+        self.repair_limit = repair_limit
         self.version = 0  # bumped by every topology change
         self._graph_version = 0  # bumped only by edge changes: the tables depend on nothing else
         self._goals_of_kind = {kind: tuple(goals) for kind, goals in goals_of_kind.items()}
@@ -102,6 +106,7 @@ class CompiledFloor:
         *,
         rack_tables: int | None = None,
         executor: Executor | None = None,
+        repair_limit: int = repair.REPAIR_LIMIT,
     ) -> CompiledFloor:
         """Compile nodes, their (x, y) and undirected weighted edges. A repeated edge keeps
         its shortest weight. `goals_of_kind` names the goal nodes by kind ("rack",
@@ -127,7 +132,15 @@ class CompiledFloor:
             kind: [index[node_id] for node_id in members]
             for kind, members in (goals_of_kind or {}).items()
         }
-        return cls(node_ids, coords, graph, goals, rack_tables=rack_tables, executor=executor)
+        return cls(
+            node_ids,
+            coords,
+            graph,
+            goals,
+            rack_tables=rack_tables,
+            executor=executor,
+            repair_limit=repair_limit,
+        )
 
     @classmethod
     def from_site(
@@ -184,6 +197,11 @@ class CompiledFloor:
         return float(self._full.data[start + hits[0]])
 
     @property
+    def edges_version(self) -> int:
+        """Bumped when an edge closes or opens: what the distance tables depend on."""
+        return self._graph_version
+
+    @property
     def blocked(self) -> frozenset[int]:
         return frozenset(self._blocked)
 
@@ -193,34 +211,22 @@ class CompiledFloor:
     # -- topology changes -------------------------------------------------------------------
 
     def close_edge(self, a: int, b: int) -> None:
-        """Take the edge out of the floor. Only tables that lose a shortest path go stale."""
-        weight = self.weight(a, b)
-        if _key(a, b) in self._closed:
-            return
-        with self._lock:
-            self._closed.add(_key(a, b))
-            self._change_edges(a, b)
-            for goal, row in self._tables():
-                if goal not in self._stale and self._affected_by_closing(row, a, b, weight):
-                    self._stale.add(goal)
+        """Take the edge out of the floor. The tables it changes are repaired on the spot
+        (`repair.after_closing`), or go stale where the change reaches too far."""
+        if _key(a, b) not in self._closed:
+            self._change_tables(a, b, closing=True)
 
     def open_edge(self, a: int, b: int) -> None:
-        """Put a closed edge back. Only tables it gives a shorter path go stale."""
-        weight = self.weight(a, b)
-        if _key(a, b) not in self._closed:
-            return
-        with self._lock:
-            self._closed.discard(_key(a, b))
-            self._change_edges(a, b)
-            for goal, row in self._tables():
-                if goal not in self._stale and _affected_by_opening(row, a, b, weight):
-                    self._stale.add(goal)
+        """Put a closed edge back; the tables it shortens are repaired or go stale."""
+        if _key(a, b) in self._closed:
+            self._change_tables(a, b, closing=False)
 
     def block_node(self, i: int) -> None:
         """Make `i` an obstacle (a failed AGV stands on it). The tables keep the node: a
-        failed AGV is usually cleared within minutes, while rebuilding every table through
-        a busy aisle costs seconds of Dijkstra and would be undone at `unblock_node`. The
-        planner never enters a blocked node and its fallback search finds the way around."""
+        failed AGV is usually cleared within minutes, and changing every table whose paths
+        run through it (most of them, in a one-cell aisle) only to change them back at
+        `unblock_node` would cost more than it saves; nor should the dispatcher's costs jump
+        for it. The planner never enters a blocked node; its fallback finds the way round."""
         if i not in self._blocked:
             self._blocked.add(i)
             self.version += 1
@@ -230,34 +236,40 @@ class CompiledFloor:
             self._blocked.discard(i)
             self.version += 1
 
+    def _change_tables(self, a: int, b: int, *, closing: bool) -> None:
+        """Close or open (a, b) and repair, keep or stale each table accordingly."""
+        length = self.weight(a, b)
+        with self._lock:
+            if closing:
+                self._closed.add(_key(a, b))
+                after = repair.after_closing
+            else:
+                self._closed.discard(_key(a, b))
+                after = repair.after_opening
+            self._change_edges(a, b)
+            for goal, row in list(self._tables()):
+                if goal in self._stale:
+                    continue
+                repaired = after(
+                    row, self.adjacency, self._lengths, a, b, length, self.repair_limit
+                )
+                if repaired is None:
+                    self._stale.add(goal)
+                elif repaired is not row:
+                    self._replace(goal, repaired)
+
     def _change_edges(self, a: int, b: int) -> None:
         """Rebuild the open graph after `(a, b)` closed or opened (caller holds the lock)."""
         self._graph = _without(self._full, self._closed)
         for node in (a, b):
             neighbours = self.neighbors(node)
             self.adjacency[node] = neighbours.tolist()
+            start, end = self.indptr[node], self.indptr[node + 1]
+            self._lengths[node] = self.weights[start:end].tolist()
             self.neighbour_matrix[node] = -1
             self.neighbour_matrix[node, : neighbours.size] = neighbours
         self._graph_version += 1
         self.version += 1
-
-    def _affected_by_closing(self, row: Table, a: int, b: int, weight: float) -> bool:
-        """Whether closing (a, b) changes the table. It can only if the edge lies on a
-        shortest path (|d[a] - d[b]| == w), and then only if the farther end has no other
-        neighbour just as close to the goal through it: such a neighbour's own shortest
-        paths never pass through the farther end (weights are positive), so nothing
-        changes. On a grid almost every edge passes the first test (neighbours' distances
-        differ by exactly 1); the second leaves only the tables of goals in line with it."""
-        da, db = row.item(a), row.item(b)
-        if not math.isfinite(da) or not math.isfinite(db):
-            return False  # both unreachable: an edge joins nodes of one component
-        far, d_far = (a, da) if da > db else (b, db)
-        tolerance = ULPS * d_far + ULPS * weight
-        if abs(da - db) < weight - tolerance:
-            return False
-        start, end = self.indptr[far], self.indptr[far + 1]
-        via = row[self.indices[start:end]] + self.weights[start:end]
-        return not bool(np.any(np.abs(via - d_far) <= tolerance))
 
     # -- distance tables --------------------------------------------------------------------
 
@@ -321,7 +333,9 @@ class CompiledFloor:
             self._own_executor = None
 
     def _rebuild(self, goals: list[int], graph: csr_matrix, graph_version: int) -> int:
-        rows = _dijkstra_rows(graph, goals)
+        # scipy's dijkstra holds the GIL: one table per call, so that the control loop
+        # never waits more than one table's time (~6 ms at 42k nodes) for the interpreter.
+        rows = _dijkstra_rows(graph, goals, batch=1)
         with self._lock:
             if graph_version != self._graph_version:
                 return 0
@@ -353,6 +367,13 @@ class CompiledFloor:
             self._lru.move_to_end(goal)
         return row
 
+    def _replace(self, goal: int, row: Table) -> None:
+        """A repaired table in place of the old one, its place in the LRU kept."""
+        if goal in self._pinned:
+            self._pinned[goal] = row
+        else:
+            self._lru[goal] = row
+
     def _install(self, goal: int, row: Table) -> None:
         self._stale.discard(goal)
         if goal in self._pinned:
@@ -363,18 +384,6 @@ class CompiledFloor:
         while len(self._lru) > self.rack_table_limit:
             evicted, _ = self._lru.popitem(last=False)
             self._stale.discard(evicted)
-
-
-def _affected_by_opening(row: Table, a: int, b: int, weight: float) -> bool:
-    """Opening (a, b) changes the table only if it makes the farther end closer:
-    |d[a] - d[b]| > w. Differences within float32 resolution are ignored: the tables are
-    the planner's heuristic and the dispatcher's costs, and no safety rests on them."""
-    da, db = row.item(a), row.item(b)
-    if math.isinf(da) and math.isinf(db):
-        return False
-    if math.isinf(da) or math.isinf(db):
-        return True  # joins an unreachable part to the goal's
-    return abs(da - db) > weight + ULPS * (max(da, db) + weight)
 
 
 def _key(a: int, b: int) -> tuple[int, int]:
@@ -416,11 +425,12 @@ def _without(full: csr_matrix, closed: set[tuple[int, int]]) -> csr_matrix:
     return csr_matrix((full.data[keep], cols[keep], indptr), shape=full.shape)
 
 
-def _adjacency_lists(graph: csr_matrix) -> list[list[int]]:
-    """Neighbours as Python lists: the planner's loops read them far faster than slices."""
+def _rows(graph: csr_matrix, values: npt.NDArray[Any]) -> list[list[Any]]:
+    """A CSR array as one Python list per node: the planner's loops read them far faster
+    than array slices."""
     indptr = graph.indptr.tolist()
-    indices = graph.indices.tolist()
-    return [indices[indptr[i] : indptr[i + 1]] for i in range(graph.shape[0])]
+    flat = values.tolist()
+    return [flat[indptr[i] : indptr[i + 1]] for i in range(graph.shape[0])]
 
 
 def _neighbour_matrix(graph: csr_matrix) -> npt.NDArray[np.int64]:
@@ -434,13 +444,15 @@ def _neighbour_matrix(graph: csr_matrix) -> npt.NDArray[np.int64]:
     return matrix
 
 
-def _dijkstra_rows(graph: csr_matrix, goals: Sequence[int]) -> list[Table]:
+def _dijkstra_rows(
+    graph: csr_matrix, goals: Sequence[int], batch: int = DIJKSTRA_BATCH
+) -> list[Table]:
     """One read-only float32 table per goal, in batched scipy calls. The CSR holds both
     directions of every edge, so `directed=True` is exact and skips scipy's symmetrising.
     Each row is its own array, so that evicting it frees it."""
     rows: list[Table] = []
-    for start in range(0, len(goals), DIJKSTRA_BATCH):
-        chunk = list(goals[start : start + DIJKSTRA_BATCH])
+    for start in range(0, len(goals), batch):
+        chunk = list(goals[start : start + batch])
         for distances in dijkstra(graph, directed=True, indices=chunk):
             row = distances.astype(np.float32)
             row.flags.writeable = False

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from controller.dispatch import DispatchPolicy, MinCostDispatcher
-from controller.dispatch.assignment import candidate_count, min_cost_pairs, most_urgent
+from controller.dispatch.assignment import by_urgency, candidate_count, min_cost_pairs
 from tests.unit.dispatch.floors import DirectedFloor, GridFloor, agv, task
 
 
@@ -104,7 +104,7 @@ def test_costs_follow_the_documented_formula_on_a_one_way_floor() -> None:
 
     median_speed = 1.5
     for i, a in enumerate(agvs):
-        for j, t in enumerate(done.candidates.tasks):
+        for j, t in enumerate(done.candidates.tasks[: done.cost.shape[1]]):
             approach, carry = d[a.node, t.pickup], d[t.pickup, t.dropoff]
             home = min(d[t.dropoff, c] for c in chargers)
             reach = (a.battery_pct - policy.battery_reserve_pct) / policy.battery_pct_per_m
@@ -129,7 +129,8 @@ def test_candidates_are_the_most_urgent_tasks_and_k_is_clamped() -> None:
     assert candidate_count(workers=4, tasks=10, policy=policy) == 8
     assert candidate_count(workers=40, tasks=10, policy=policy) == 10
     credit = np.array([5.0, 1.0, 9.0, 7.0, 3.0])
-    assert sorted(most_urgent(credit, 2).tolist()) == [2, 3]
+    assert by_urgency(credit, 2).tolist() == [2, 3]
+    assert by_urgency(credit, 9).tolist() == [2, 3, 0, 4, 1]
 
 
 def test_with_many_more_tasks_than_agvs_only_urgent_ones_are_considered() -> None:

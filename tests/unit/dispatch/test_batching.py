@@ -126,3 +126,20 @@ def test_no_task_is_given_twice_and_every_trip_fits_its_agv(seed: int) -> None:
         route_stations = trip.stops[k:]
         assert len(set(route_stations)) == len(route_stations)
         assert set(route_stations) == {task_by_id[t].dropoff for t in trip.task_ids}
+
+
+def test_a_tote_two_trips_want_goes_where_its_detour_is_cheaper() -> None:
+    # "shared" at (10, 1) is on the way for "other" (from (5, 2)) and a 2 m detour for
+    # "near" (from (5, 0)), which then takes its next cheapest, "spare" (8 m).
+    tasks = [
+        task("seed-near", N(5, 0), STATION, created=0.0),
+        task("seed-other", N(5, 2), STATION, created=0.0),
+        task("shared", N(10, 1), STATION, created=50.0),
+        task("spare", N(10, 4), STATION, created=50.0),
+    ]
+    fleet = [agv("near", N(4, 0), capacity=2), agv("other", N(4, 2), capacity=2)]
+    decisions = MinCostDispatcher(FLOOR).decide(fleet, tasks, now_s=60.0)
+    assert trips_of(decisions) == {
+        "near": ("seed-near", "spare"),
+        "other": ("seed-other", "shared"),
+    }

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from textwrap import dedent
 
 from controller.traffic.floor import CompiledFloor
+from controller.traffic.repair import REPAIR_LIMIT
 
 
 @dataclass(frozen=True)
 class Grid:
     floor: CompiledFloor
-    picture: tuple[str, ...]
     labels: dict[str, int]
 
     def __getitem__(self, label: str) -> int:
@@ -23,10 +23,6 @@ class Grid:
 
     def at(self, row: int, col: int) -> int:
         return self.floor.index(cell_id(row, col))
-
-    def row_col(self, node: int) -> tuple[int, int]:
-        row, col = self.floor.node_id(node)[1:].split("c")
-        return int(row), int(col)
 
 
 def cell_id(row: int, col: int) -> str:
@@ -39,16 +35,17 @@ def grid(
     *,
     rack_tables: int | None = None,
     executor: Executor | None = None,
+    repair_limit: int = REPAIR_LIMIT,
 ) -> Grid:
     """The 4-connected floor of `picture`, every edge 1 m. `goals_of_kind` names labels."""
-    lines = tuple(line for line in dedent(picture).strip("\n").splitlines())
+    lines = dedent(picture).strip("\n").splitlines()
     ids: list[str] = []
     xy: list[tuple[float, float]] = []
     labels: dict[str, str] = {}
     free: set[tuple[int, int]] = set()
     for row, line in enumerate(lines):
         for col, char in enumerate(line):
-            if char == "#" or char == " ":
+            if char in "# ":
                 continue
             free.add((row, col))
             ids.append(cell_id(row, col))
@@ -63,8 +60,16 @@ def grid(
         if (r + dr, c + dc) in free
     ]
     goals = {kind: [labels[x] for x in members] for kind, members in (goals_of_kind or {}).items()}
-    floor = CompiledFloor.build(ids, xy, edges, goals, rack_tables=rack_tables, executor=executor)
-    return Grid(floor, lines, {label: floor.index(node) for label, node in labels.items()})
+    floor = CompiledFloor.build(
+        ids,
+        xy,
+        edges,
+        goals,
+        rack_tables=rack_tables,
+        executor=executor,
+        repair_limit=repair_limit,
+    )
+    return Grid(floor, {label: floor.index(node) for label, node in labels.items()})
 
 
 def random_picture(width: int, height: int, wall_fraction: float, seed: int) -> str:

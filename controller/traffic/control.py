@@ -1,0 +1,413 @@
+"""FleetControl: the one decision loop for a fleet, used alike by the headless simulation
+and by the edge. Dispatch gives AGVs trips, the motion planner proposes each AGV's next
+steps, and the reservation kernel grants them: what an AGV may drive is only ever what the
+kernel holds for it.
+
+The loop is pure. It is told what the AGVs report (`observe`, per state message, cheap)
+and what they finished (`stop_done`), and each `tick` it answers with every AGV's order:
+
+- `base`: the kernel's allocation, current node first. In VDA 5050 these are the released
+  nodes and edges of the order (`released: true`); the edge sends an order update when
+  the base grows.
+- `horizon`: the rest of the planner's path, not released (`released: false`): a forecast
+  the AGV may use to plan its speed, never to drive.
+- `stop`: the node where it works next and the action there (pick, drop, startCharging).
+
+Nodes are freed only when an AGV's state shows it has left them (the kernel's rule), so
+the base never shrinks under a moving AGV. Time comes in as `now_s`; the clock it is
+given is only for measuring how long each phase took.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from controller.dispatch import Decisions, Dispatcher, PickTask, TripAssignment
+from controller.traffic.approach import Bound, planner_goals
+from controller.traffic.floor import CompiledFloor
+from controller.traffic.ids import AgvId, Edge, edge_key
+from controller.traffic.kernel import ReservationKernel
+from controller.traffic.planner import AgentState, MotionPlanner
+from controller.traffic.trips import Stop, StopKind, Trip, trip_of
+from controller.traffic.vehicles import Vehicle
+from controller.traffic.violations import Violation, ViolationKind
+
+# Nodes released ahead of an AGV. One is enough when a tick comes every edge's driving time
+# (the simulation); an edge ticking slower than its AGVs drive releases more, so they do
+# not stop at every node waiting for the next tick.
+BASE_DEPTH = 1
+# A failed AGV still failed after this long is routed around (see _route_around_the_failed).
+OBSTACLE_AFTER_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AgvOrder:
+    base: tuple[int, ...]  # released: current node first, then the granted nodes ahead
+    horizon: tuple[int, ...]  # planned beyond the base, not released
+    stop: Stop | None  # where it works next
+    stop_key: int  # changes whenever the stop does: new work, even at the same node
+
+
+@dataclass(frozen=True, slots=True)
+class TickTimings:
+    dispatch_ms: float
+    plan_ms: float
+    kernel_ms: float  # requests, the check, and breaking deadlocks
+    total_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    orders: dict[AgvId, AgvOrder]
+    trips: tuple[TripAssignment, ...]  # new task trips, as the dispatcher decided them
+    sent_to_charge: tuple[AgvId, ...]
+    sent_to_park: tuple[AgvId, ...]
+    returned_tasks: tuple[str, ...]  # back to the pool: their trip ended before the pick
+    violations: tuple[Violation, ...]
+    timings: TickTimings
+
+
+class FleetControl:
+    def __init__(
+        self,
+        floor: CompiledFloor,
+        planner: MotionPlanner,
+        dispatcher: Dispatcher,
+        *,
+        base_depth: int = BASE_DEPTH,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if planner.floor is not floor:
+            raise ValueError("the planner must plan on this floor")
+        self.floor = floor
+        self.planner = planner
+        self.dispatcher = dispatcher
+        self.kernel = ReservationKernel.from_adjacency(floor.adjacency)
+        self._base_depth = base_depth
+        self._clock = clock
+        self._vehicles: dict[AgvId, Vehicle] = {}
+        self._on_trips: set[str] = set()  # task ids a trip will still pick or drop
+        self._returned: list[str] = []  # task ids back to the pool, until the next tick
+        self._reported: list[Violation] = []  # by observe and closures, until the next tick
+        self._closed_by_caller: set[Edge] = set()
+        self._yields: dict[AgvId, int] = {}  # deadlocks each AGV has given way in
+        self._pockets = frozenset(floor.goals("station")) | frozenset(floor.goals("charger"))
+
+    # --- AGVs ----------------------------------------------------------------------------
+
+    def add_agv(
+        self, agv_id: AgvId, node: int, *, capacity: int = 1, speed_mps: float = 1.0
+    ) -> Violation | None:
+        """An AGV joins the fleet standing on `node` (a PLACE_CONFLICT if another holds it)."""
+        violation = self.kernel.place(agv_id, node)
+        if violation is None:
+            self._vehicles[agv_id] = Vehicle(agv_id, capacity, speed_mps, node)
+        return violation
+
+    def observe(
+        self,
+        agv_id: AgvId,
+        node: int,
+        *,
+        now_s: float,
+        battery_pct: float,
+        online: bool = True,
+        failed: bool = False,
+        working: bool = False,
+        carrying: int = 0,
+    ) -> None:
+        """An AGV's state (the edge: its VDA 5050 state's lastNodeId, battery, errors,
+        actions running, loads). Confirming its node frees what is behind it."""
+        vehicle = self._vehicles[agv_id]
+        kernel = self.kernel
+        if online != vehicle.online:
+            (kernel.online if online else kernel.offline)(agv_id)
+            vehicle.online = online
+        if node != vehicle.node:
+            violation = kernel.confirm(agv_id, node)
+            if violation is None:
+                vehicle.node = node
+            else:
+                self._reported.append(violation)
+        if working != vehicle.working:
+            kernel.set_working(agv_id, working)
+            vehicle.working = working
+        if failed != vehicle.failed:
+            self._set_failed(vehicle, failed, now_s)
+        vehicle.battery_pct = battery_pct
+        vehicle.carrying = carrying
+        vehicle.seen_s = now_s
+
+    def stop_done(self, agv_id: AgvId) -> Stop:
+        """The AGV finished the work at its current stop (VDA 5050: the action FINISHED).
+        Returns that stop: its totes are now picked, or delivered."""
+        vehicle = self._vehicles[agv_id]
+        trip = vehicle.trip
+        if trip is None or not trip.stops or not trip.stops[0].kind.works:
+            raise ValueError(f"AGV {agv_id!r} has no work to finish")
+        done = trip.finish_stop()
+        vehicle.set_trip(trip)
+        if done.kind is StopKind.DROP:
+            self._on_trips.difference_update(done.task_ids)
+        return done
+
+    def _set_failed(self, vehicle: Vehicle, failed: bool, now_s: float) -> None:
+        """A failed AGV is an obstacle: frozen where it stands, its held nodes still held.
+        The totes it has not picked yet go back to the pool. (The floor changes that
+        route others around it wait for the tick: `observe` stays cheap.)"""
+        vehicle.failed = failed
+        vehicle.failed_since_s = now_s if failed else None
+        if failed:
+            self._drop_picks(vehicle)
+
+    def _route_around_the_failed(self, now_s: float) -> None:
+        """Once an AGV has been failed for `OBSTACLE_AFTER_S`, the floor's edges into the
+        nodes it holds close for the planner (not for the kernel), so that the distance
+        tables route everyone around it: the planner alone waits in front of an obstacle
+        its tables do not know, and its fallback rarely finds a long detour in budget.
+        They reopen when it recovers. Not at once: each closure or reopening repairs every
+        cached table it changes, ~1.7 s at 500 AGVs on 42k nodes, too dear for a fault
+        cleared in seconds."""
+        for vehicle in self._vehicles.values():
+            since = vehicle.failed_since_s
+            if since is None and vehicle.closed_around:
+                for edge in vehicle.closed_around:
+                    if not self._closed_elsewhere(edge, vehicle.id):
+                        self.floor.open_edge(*edge)
+                vehicle.closed_around = ()
+            elif since is not None and not vehicle.closed_around:
+                if now_s - since < OBSTACLE_AFTER_S:
+                    continue
+                held = self.kernel.allocation(vehicle.id)
+                adjacency = self.floor.adjacency
+                around = {edge_key(node, other) for node in held for other in adjacency[node]}
+                vehicle.closed_around = tuple(sorted(around - self._closed_by_caller))
+                for edge in vehicle.closed_around:
+                    self.floor.close_edge(*edge)
+
+    def _closed_elsewhere(self, edge: Edge, besides: AgvId) -> bool:
+        """Closed by the caller, or around another failed AGV."""
+        return edge in self._closed_by_caller or any(
+            edge in v.closed_around for v in self._vehicles.values() if v.id != besides
+        )
+
+    def _drop_picks(self, vehicle: Vehicle) -> None:
+        """Its trip keeps only the drops of totes on board; the others return to the pool."""
+        trip = vehicle.trip
+        if trip is None or not trip.unpicked():
+            return
+        unpicked = trip.unpicked()
+        self._returned.extend(unpicked)
+        self._on_trips.difference_update(unpicked)
+        trip.drop_only()
+        vehicle.set_trip(trip)
+
+    # --- The floor changing --------------------------------------------------------------
+
+    def close_edge(self, a: int, b: int) -> None:
+        """An aisle segment closes: never granted again, routed around from the next tick.
+        An AGV already released across it may still drive it (VDA 5050 takes a released
+        base back only by cancelling the order); the kernel reports it, with the tick."""
+        self._closed_by_caller.add(edge_key(a, b))
+        self.floor.close_edge(a, b)
+        self._reported += self.kernel.close_edge(a, b)
+
+    def open_edge(self, a: int, b: int) -> None:
+        self._closed_by_caller.discard(edge_key(a, b))
+        self.kernel.open_edge(a, b)
+        if not self._closed_elsewhere(edge_key(a, b), besides=""):
+            self.floor.open_edge(a, b)
+
+    def block_node(self, node: int) -> None:
+        """As `close_edge`, for a node (a spill, a person on the floor)."""
+        self.floor.block_node(node)
+        self._reported += self.kernel.block_node(node)
+
+    def unblock_node(self, node: int) -> None:
+        self.kernel.unblock_node(node)
+        self.floor.unblock_node(node)
+
+    # --- The tick --------------------------------------------------------------------------
+
+    def tick(self, now_s: float, open_tasks: Sequence[PickTask]) -> TickResult:
+        """Dispatch, plan, grant, check: every AGV's order for the next moments.
+        `open_tasks`: the tasks waiting for an AGV (those already on a trip are ignored)."""
+        clock = self._clock
+        started = clock()
+        self._route_around_the_failed(now_s)
+        decisions = self._dispatch(now_s, open_tasks)
+        dispatched = clock()
+        agents, held_ahead = self._agents()
+        paths = self.planner.plan(agents)
+        planned = clock()
+        horizons = self._request(agents, paths, held_ahead)
+        violations = self._reported + self._check(now_s)
+        self._reported = []
+        checked = clock()
+        orders = self._orders(horizons)
+        returned, self._returned = tuple(self._returned), []
+        return TickResult(
+            orders,
+            decisions.trips,
+            tuple(c.agv_id for c in decisions.charge),
+            tuple(p.agv_id for p in decisions.park),
+            returned,
+            tuple(violations),
+            TickTimings(
+                (dispatched - started) * 1e3,
+                (planned - dispatched) * 1e3,
+                (checked - planned) * 1e3,
+                (clock() - started) * 1e3,
+            ),
+        )
+
+    def _dispatch(self, now_s: float, open_tasks: Sequence[PickTask]) -> Decisions:
+        """The dispatcher sees the AGVs in contact, and the tasks on no trip whose tote can
+        be taken to its station now. A task cut off (its station behind a closed aisle or
+        a failed AGV) waits until the way opens: the dispatcher's own station distances
+        are fetched once and never refreshed (controller/dispatch/geometry.py GoalRows),
+        so it would keep sending totes to a station nobody can reach."""
+        fleet = [v for v in self._vehicles.values() if v.dispatchable()]
+        tasks = self.deliverable([t for t in open_tasks if t.id not in self._on_trips])
+        decisions = self.dispatcher.decide([v.snapshot() for v in fleet], tasks, now_s)
+        dropoff = {t.id: t.dropoff for t in tasks}
+        for charge in decisions.charge:
+            vehicle = self._vehicles[charge.agv_id]
+            if vehicle.carrying:
+                raise ValueError(f"AGV {vehicle.id!r} sent to charge with totes on board")
+            self._drop_picks(vehicle)  # a trip on its way to a pickup is cancelled
+            vehicle.set_trip(Trip([Stop(charge.charger, StopKind.CHARGE)]))
+        for trip in decisions.trips:
+            vehicle = self._vehicles[trip.agv_id]
+            if not (vehicle.available() or vehicle.charging()):
+                raise ValueError(f"a trip for AGV {vehicle.id!r}, which is busy")
+            taken = self._on_trips.intersection(trip.task_ids)
+            if taken:
+                raise ValueError(f"tasks {sorted(taken)} are already on a trip")
+            vehicle.set_trip(trip_of(trip.stops, trip.task_ids, dropoff))
+            self._on_trips.update(trip.task_ids)
+        for park in decisions.park:
+            vehicle = self._vehicles[park.agv_id]
+            if not vehicle.available():
+                raise ValueError(f"AGV {vehicle.id!r} sent to park while busy")
+            vehicle.set_trip(Trip([Stop(park.node, StopKind.PARK)]))
+        return decisions
+
+    def _agents(self) -> tuple[list[AgentState], dict[AgvId, int]]:
+        """Each AGV as the planner sees it: at the end of its base (it is committed to
+        driving there), heading for its stop unless it must wait its turn there. Also how
+        many nodes each holds ahead of the one it stands on."""
+        kernel = self.kernel
+        vehicles = self._vehicles.values()
+        bases = {v.id: kernel.allocation(v.id) for v in vehicles}
+        bound = [Bound(v.id, bases[v.id][-1], self._heading(v, bases[v.id])) for v in vehicles]
+        tables = self.floor.distance_tables({b.goal for b in bound if b.goal is not None})
+        goals = planner_goals(bound, lambda node, goal: tables[goal].item(node), self._refuge)
+        agents = []
+        for vehicle in vehicles:
+            goal = goals[vehicle.id]
+            kernel.set_goal(vehicle.id, goal)
+            agents.append(AgentState(vehicle.id, bases[vehicle.id][-1], goal, vehicle.frozen()))
+        return agents, {agv_id: len(base) - 1 for agv_id, base in bases.items()}
+
+    def _heading(self, vehicle: Vehicle, base: tuple[int, ...]) -> int | None:
+        """Where the AGV is bound: its stop. A failed one is going nowhere until it
+        recovers (not a stall, only an obstacle). One with nothing to do standing on a
+        station or a charger heads for a refuge until it is out: such nodes are pockets,
+        and an idle AGV in one closes it, the planner cannot make it back out past the AGV
+        that wants in (seen with the baselines, which do not park: stalls of minutes)."""
+        if vehicle.failed:
+            return None
+        if vehicle.trip is None and base[-1] in self._pockets:
+            return self._refuge(base[-1])
+        return vehicle.goal
+
+    def _refuge(self, node: int) -> int | None:
+        """The nearest parking node reachable from `node` that no other AGV stands on or
+        is parked at, to wait out of the way."""
+        taken = {v.node for v in self._vehicles.values() if v.node != node}
+        taken |= {v.trip.stops[0].node for v in self._vehicles.values() if v.trip and v.trip.parked}
+        free = [p for p in self.floor.goals("parking") if p not in taken]
+        tables = self.floor.distance_tables(free)
+        metres, nearest = min(
+            ((table.item(node), goal) for goal, table in tables.items()), default=(math.inf, 0)
+        )
+        return nearest if math.isfinite(metres) else None
+
+    def _request(
+        self,
+        agents: Sequence[AgentState],
+        paths: dict[AgvId, list[int]],
+        held_ahead: dict[AgvId, int],
+    ) -> dict[AgvId, tuple[int, ...]]:
+        """Ask the kernel for each AGV's planned steps, up to the base depth; what is not
+        granted (or not asked for) is its horizon."""
+        kernel, depth = self.kernel, self._base_depth
+        horizons: dict[AgvId, tuple[int, ...]] = {}
+        for agent in agents:
+            path = paths[agent.id]
+            room = 0 if agent.frozen else max(0, depth - held_ahead[agent.id])
+            # The plan's first `room` steps, in time: where it plans to wait, it waits. An
+            # AGV asking for nothing still asks: that withdraws its last wait, which would
+            # otherwise stay in the wait-for graph and could close a false cycle.
+            grant = kernel.request(agent.id, (agent.node, *path[:room]))
+            granted = max(0, len(grant.nodes) - 1)
+            horizons[agent.id] = _collapsed(agent.node, path)[granted:]
+        return horizons
+
+    def _check(self, now_s: float) -> list[Violation]:
+        """The kernel's check; each deadlock broken by its chosen AGV giving way."""
+        violations = self.kernel.check(now_s, self._goal_reachable)
+        for violation in violations:
+            if violation.kind is ViolationKind.DEADLOCK:
+                yielder = violation.agvs[0]
+                if not self.kernel.is_offline(yielder):
+                    self.kernel.release_ahead(yielder)
+                    # Its next deadlock, someone else yields: nobody gives way for ever.
+                    self._yields[yielder] = self._yields.get(yielder, 0) + 1
+                    self.kernel.set_priority(yielder, self._yields[yielder])
+        return violations
+
+    def _goal_reachable(self, agv_id: AgvId) -> bool:
+        vehicle = self._vehicles[agv_id]
+        goal = vehicle.goal
+        if goal is None or goal in self.floor.blocked:
+            return False
+        return math.isfinite(self.floor.distances_to(goal).item(vehicle.node))
+
+    def _orders(self, horizons: dict[AgvId, tuple[int, ...]]) -> dict[AgvId, AgvOrder]:
+        allocation = self.kernel.allocation
+        return {
+            agv_id: AgvOrder(allocation(agv_id), horizons[agv_id], v.stop, v.stop_key)
+            for agv_id, v in self._vehicles.items()
+        }
+
+    # --- Queries ---------------------------------------------------------------------------
+
+    def deliverable(self, tasks: Sequence[PickTask]) -> list[PickTask]:
+        """Those of `tasks` whose tote can be taken from its pickup to its station now."""
+        to_station = self.floor.distance_tables({t.dropoff for t in tasks})
+        return [t for t in tasks if math.isfinite(to_station[t.dropoff].item(t.pickup))]
+
+    def agv_ids(self) -> list[AgvId]:
+        return list(self._vehicles)
+
+    def trip(self, agv_id: AgvId) -> Trip | None:
+        return self._vehicles[agv_id].trip
+
+    def tasks_on_trips(self) -> frozenset[str]:
+        return frozenset(self._on_trips)
+
+
+def _collapsed(start: int, path: Iterable[int]) -> tuple[int, ...]:
+    """The path's nodes after `start`, waits (repeats) left out."""
+    nodes = []
+    previous = start
+    for node in path:
+        if node != previous:
+            nodes.append(node)
+            previous = node
+    return tuple(nodes)

@@ -1,0 +1,1 @@
+"""The headless fleet simulation's floors: generated warehouse grids."""

@@ -371,6 +371,8 @@ async def bootstrap(settings: EdgeSettings) -> EdgeRuntime:
         id_prefix=f"{site.site}-{secrets.token_hex(3)}",  # VDA orderIds never repeat across runs
         next_sscc_serial=serial,
         verify_window=timedelta(seconds=settings.verify_window_s),
+        # The fleet's tick (every AGV planned) on the edge's own cadence, not per message.
+        fleet_tick_interval=timedelta(seconds=settings.tick_interval_s),
     )
     mqtt = MqttConnection(
         host=settings.mqtt.host,

@@ -27,6 +27,9 @@ class Vehicle:
     stop_key: int = 0
     failed_since_s: float | None = None
     closed_around: tuple[Edge, ...] = ()  # the floor's edges into its nodes, while failed
+    # The caller's say on new work: the edge withholds it while the AGV still runs an order
+    # or carries a load it must first take home (the simulation never does).
+    takes_work: bool = True
 
     @property
     def stop(self) -> Stop | None:
@@ -64,6 +67,7 @@ class Vehicle:
         """Free for a task trip: idle or parked, empty-handed, able to drive."""
         return (
             self.online
+            and self.takes_work
             and not self.failed
             and not self.working
             and self.carrying == 0

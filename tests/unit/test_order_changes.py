@@ -33,6 +33,7 @@ from controller.service.site_controller import (
     Stage,
     WorkRefused,
 )
+from tests.unit.floor_sim import deliver, floor_of, walk_to_packed
 from tests.unit.site_testing import (
     PREFIX_LEN,
     T0,
@@ -40,13 +41,10 @@ from tests.unit.site_testing import (
     agv_orders,
     bring_online,
     connection,
-    deliver,
-    finish,
     idle,
     of,
     one_line_order,
     reports,
-    walk_to_packed,
 )
 
 CANCELLED = [ReportType.ORDER_CANCELLED]

@@ -25,6 +25,7 @@ from controller.domain.messages import (
 from controller.domain.tasks import MAX_ATTEMPTS, TOTE_LOST
 from controller.service.site_controller import Metric, Output, SiteController, WorkRefused
 from controller.vda5050.events import Publish
+from tests.unit.floor_sim import deliver, floor_of, walk_to_packed
 from tests.unit.site_testing import (
     PREFIX_LEN,
     T0,
@@ -32,16 +33,12 @@ from tests.unit.site_testing import (
     agv_orders,
     bring_online,
     connection,
-    deliver,
-    finish,
     idle,
     instant_actions,
     of,
     one_line_order,
-    progress,
     reports,
     state,
-    walk_to_packed,
 )
 
 

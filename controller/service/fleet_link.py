@@ -91,7 +91,11 @@ class FleetLink:
         """The AGV's state, as traffic needs it. Its first state on a node places it in the
         fleet; a node it was never granted moves it there (see FleetControl.relocate)."""
         if not self.has(state.last_node_id):
-            return None  # between nodes, or off the map: nothing to confirm
+            # Between nodes, or off the map: nothing to confirm, and no order can start
+            # from where it is (an order's first node is the AGV's last node).
+            if self.knows(serial):
+                self.control.set_takes_work(serial, False)
+            return None
         node = self.index(state.last_node_id)
         control = self.control
         if not self.knows(serial):
@@ -165,10 +169,16 @@ class FleetLink:
         return base[at + 1 :]
 
     def route(
-        self, serial: str, released: Sequence[int], action: ActionSpec | None
+        self,
+        serial: str,
+        released: Sequence[int],
+        action: ActionSpec | None,
+        *,
+        horizon: bool = True,
     ) -> list[NodeSpec]:
-        """`released` as VDA 5050 nodes, then the horizon. `action` (the work at the AGV's
-        current stop) goes on the stop's node if it is released now, once per stop."""
+        """`released` as VDA 5050 nodes, then the horizon (unless `horizon` is False).
+        `action` (the work at the AGV's current stop) goes on the stop's node if it is
+        released now, once per stop."""
         order = self.control.order(serial)
         stop = order.stop
         acts_at = None
@@ -182,6 +192,8 @@ class FleetLink:
                 acts_at = None
             else:
                 specs.append(self.spec(node))
+        if not horizon:
+            return specs
         return specs + [self.spec(node) for node in self.horizon(serial)]
 
     def horizon(self, serial: str) -> tuple[int, ...]:

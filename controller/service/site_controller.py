@@ -492,9 +492,23 @@ class SiteController:
                     out.append(Metric("agv_orders", "rejected"))  # its Incident follows
                 case Incident(kind=IncidentKind.ORDER_REJECTED | IncidentKind.ORDER_NOT_ACCEPTED):
                     out.append(Metric("agv_incidents", o.kind.value))
+                    agv = self.agvs[serial]
+                    if (
+                        agv.state is not None
+                        and agv.state.order_id == o.order_id
+                        and not agv.state.order_complete
+                    ):
+                        # An update refused: the AGV still runs the order as it had it, but
+                        # it can no longer be extended (CHECKLIST 40). Stop it.
+                        out += self._from_master(serial, agv.master.cancel_order(now), now)
                     task = self._task_of(serial, o.order_id)
                     if task is not None:
-                        out += self._agv_dropped(task, f"agv_{o.kind.value}", o.detail)
+                        # A FATAL error makes the AGV refuse what was on its way to it: the
+                        # error, not the refusal, is why the task ends.
+                        state = self.agvs[serial].state
+                        fatal = state is not None and any(e.level == "FATAL" for e in state.errors)
+                        reason = "agv_failed" if fatal else f"agv_{o.kind.value}"
+                        out += self._agv_dropped(task, reason, o.detail)
                 case OrderFailed():
                     out.append(Metric("agv_orders", "failed"))
                     task = self._task_of(serial, o.order_id)
@@ -1027,9 +1041,11 @@ class SiteController:
                 out += self._carry_home(task, now)
                 continue
             waiting.append(task)
-        self._queued = [t for t in self._queued if t.status is TaskStatus.QUEUED]
         if self._fleet_tick_due(now):
             out += self._fleet_tick(now, [t for t in waiting if t.status is TaskStatus.QUEUED])
+        self._queued = list(
+            {id(t): t for t in self._queued if t.status is TaskStatus.QUEUED}.values()
+        )
         return out + self._release(now)
 
     def _fleet_tick_due(self, now: datetime) -> bool:
@@ -1140,12 +1156,13 @@ class SiteController:
 
     def _move(self, serial: str, agv: Agv, now: datetime) -> list[Output]:
         """An AGV with no task the fleet moves: to park near demand, out of a station's
-        pocket, or out of another's way."""
+        pocket, or out of another's way. Only what is granted, with no horizon: the order is
+        done where the grant ends, so the AGV is free for work whenever it stands still."""
         base = self.fleet.order(serial).base
         if len(base) < 2:
             return []
         order_id = self.fleet.next_move_id(serial, self.id_prefix)
-        route = self.fleet.route(serial, base, None)
+        route = self.fleet.route(serial, base, None, horizon=False)
         sent = agv.master.send_order(order_id, route, released=len(base), now=now)
         if any(isinstance(o, Publish) for o in sent):
             self.fleet.wire[serial] = WireOrder(order_id, route[len(base) - 1], base[-1])

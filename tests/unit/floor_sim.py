@@ -29,14 +29,30 @@ from simulators.agv.model import AgvModel
 from simulators.common.config import SiteMap, load_site
 from simulators.common.world import World
 from tests.conftest import DEMO_SITE
-from tests.unit.site_testing import PREFIX_LEN, T0, next_header_id, of, reports
+from tests.unit.site_testing import (
+    PREFIX_LEN,
+    T0,
+    AgvOrder,
+    agv_orders,
+    next_header_id,
+    of,
+    reports,
+)
 
 STEP_S = 0.25  # simulated seconds per step: the edge's tick
 STATE_EVERY_S = 1.0  # a state at least this often, as the simulator's shell sends one
 
 
 class SimulatedFloor:
-    def __init__(self, ctl: SiteController, *, seed: int = 7, start: datetime = T0) -> None:
+    def __init__(
+        self,
+        ctl: SiteController,
+        *,
+        seed: int = 7,
+        start: datetime = T0,
+        serials: Iterable[str] | None = None,
+    ) -> None:
+        """`serials`: the AGVs switched on (all of the site's by default)."""
         config = load_site(DEMO_SITE)
         self.ctl = ctl
         self.world = World.from_site(config)
@@ -52,6 +68,7 @@ class SimulatedFloor:
                 rng=random.Random(f"{seed}-{a.serial_number}"),
             )
             for a in config.agvs
+            if serials is None or a.serial_number in serials
         }
         self.start = start
         self.t = 0.0
@@ -108,7 +125,27 @@ class SimulatedFloor:
                 self._stated[serial] = self.t
                 out += self.report(serial)
         out += self.feed(self.ctl.tick(self.now))
+        self.check_traffic()
         return out
+
+    def check_traffic(self) -> None:
+        """The safety layer's promise, checked against the vehicles themselves: every node
+        a vehicle may still drive to under its released base is held for it by the
+        reservation kernel, and no two vehicles stand on or head for one node."""
+        kernel = self.ctl.fleet.control.kernel
+        claimed: dict[str, str] = {}
+        for serial, agv in self.agvs.items():
+            ahead = [n.node_id for n in agv._nodes if n.released]
+            if agv._drive is not None:
+                ahead.append(agv._drive.node.node_id)
+            mine = {agv.last_node_id, *ahead}
+            if serial in kernel:
+                held = {self.ctl.fleet.floor.node_id(i) for i in kernel.allocation(serial)}
+                assert set(ahead) <= held, f"{serial} released {ahead}, holds only {held}"
+            for node in mine:
+                assert claimed.setdefault(node, serial) == serial, (
+                    f"{serial} and {claimed[node]} both on or bound for {node} at t={self.t}"
+                )
 
     def report(self, serial: str) -> list[Output]:
         """The vehicle's state now, to the controller (through `tamper`, if set)."""
@@ -135,6 +172,23 @@ class SimulatedFloor:
         self.run_until(seen, within_s=within_s, what=f"a {kind.__name__}")
         return found[0]
 
+    def until_out_order_action(self, action_type: str, *, within_s: float = 600.0) -> list[str]:
+        """Step until an order goes out with an action of that type; the ids of such."""
+        start = len(self.published)
+        found: list[str] = []
+
+        def seen() -> bool:
+            found.extend(
+                a["actionId"]
+                for o in agv_orders(list(self.published[start:]))
+                for a in o.actions
+                if a["actionType"] == action_type and a["actionId"] not in found
+            )
+            return bool(found)
+
+        self.run_until(seen, within_s=within_s, what=f"an order with a {action_type}")
+        return found
+
     def run_until(
         self, done: Callable[[], bool], *, within_s: float = 600.0, what: str = "the condition"
     ) -> list[Output]:
@@ -149,15 +203,20 @@ class SimulatedFloor:
     def orders_sent(self) -> list[dict[str, Any]]:
         return [p.message for p in self.published if p.topic.value == "order"]
 
+    def agv_orders(self) -> list[AgvOrder]:
+        """Every order and update published so far, schema-checked."""
+        return agv_orders(list(self.published))
+
 
 _floors: weakref.WeakKeyDictionary[SiteController, SimulatedFloor] = weakref.WeakKeyDictionary()
 
 
-def floor_of(ctl: SiteController) -> SimulatedFloor:
-    """The simulated floor of `ctl`'s test, made on first use (its AGVs where they start)."""
+def floor_of(ctl: SiteController, serials: Iterable[str] | None = None) -> SimulatedFloor:
+    """The simulated floor of `ctl`'s test, made on first use (its AGVs where they start;
+    `serials`: only those switched on)."""
     floor = _floors.get(ctl)
     if floor is None:
-        floor = _floors[ctl] = SimulatedFloor(ctl)
+        floor = _floors[ctl] = SimulatedFloor(ctl, serials=serials)
     return floor
 
 

@@ -109,6 +109,7 @@ class AgvOrder:
     order_update_id: int
     nodes: tuple[str, ...]
     actions: tuple[dict[str, Any], ...]  # each with its node's index as "node_index"
+    released: int  # how many of `nodes` are released (the base); the rest is the horizon
 
     def action(self, action_type: str) -> dict[str, Any]:
         return next(a for a in self.actions if a["actionType"] == action_type)
@@ -136,6 +137,7 @@ def agv_orders(outputs: list[Output]) -> list[AgvOrder]:
                         for i, n in enumerate(message["nodes"])
                         for a in n["actions"]
                     ),
+                    sum(1 for n in message["nodes"] if n["released"]),
                 )
             )
     return found

@@ -62,7 +62,6 @@ class FleetLink:
         self.wire: dict[str, WireOrder] = {}  # serial → the order its released base is in
         self._first_seen_s: dict[str, float] = {}  # task id → when it first waited
         self._move_seq = 0
-        self._acted: dict[str, int] = {}  # serial → the stop_key whose action was sent
 
     # --- nodes -----------------------------------------------------------------------------
 
@@ -177,17 +176,13 @@ class FleetLink:
         horizon: bool = True,
     ) -> list[NodeSpec]:
         """`released` as VDA 5050 nodes, then the horizon (unless `horizon` is False).
-        `action` (the work at the AGV's current stop) goes on the stop's node if it is
-        released now, once per stop."""
-        order = self.control.order(serial)
-        stop = order.stop
-        acts_at = None
-        if action is not None and stop is not None and self._acted.get(serial) != order.stop_key:
-            acts_at = stop.node
+        `action` (the work at the AGV's current stop, unless sent already) goes on the
+        stop's node if it is released now."""
+        stop = self.control.order(serial).stop
+        acts_at = stop.node if action is not None and stop is not None else None
         specs = []
         for node in released:
             if node == acts_at:
-                self._acted[serial] = order.stop_key
                 specs.append(self.spec(node, (action,) if action else ()))
                 acts_at = None
             else:

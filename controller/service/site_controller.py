@@ -159,14 +159,18 @@ class SiteController:
         next_sscc_serial: int,
         verify_window: timedelta,
         fleet_tick_interval: timedelta = timedelta(0),
+        fleet_tick_share: float | None = None,
     ) -> None:
         self.site = site
-        # Traffic and dispatch (controller/traffic). Its tick plans every AGV, so a busy
-        # edge runs it on a cadence (`fleet_tick_interval`) rather than on every message;
-        # between ticks a state still frees what its AGV passed and releases what it holds.
+        # Traffic and dispatch (controller/traffic). Its tick plans every AGV: at most every
+        # `fleet_tick_interval`, and with `fleet_tick_share` set, only as often as keeps
+        # the ticks to that share of the time (a few AGVs: on every state, so that an AGV
+        # is granted its next node as it reports the last; hundreds: every few hundred ms).
         self.fleet = FleetLink(site)
         self.fleet_tick_interval = fleet_tick_interval
+        self.fleet_tick_share = fleet_tick_share
         self._fleet_ticked: datetime | None = None
+        self._fleet_tick_took = timedelta(0)
         self.id_prefix = id_prefix
         self.next_sscc_serial = next_sscc_serial
         self.verify_window = verify_window
@@ -1050,7 +1054,12 @@ class SiteController:
 
     def _fleet_tick_due(self, now: datetime) -> bool:
         last = self._fleet_ticked
-        return last is None or now - last >= self.fleet_tick_interval or now < last
+        if last is None or now < last:
+            return True
+        interval = self.fleet_tick_interval
+        if self.fleet_tick_share is not None:
+            interval = max(interval, self._fleet_tick_took / self.fleet_tick_share)
+        return now - last >= interval
 
     def _fleet_tick(self, now: datetime, waiting: list[TransportTask]) -> list[Output]:
         self._fleet_ticked = now
@@ -1059,6 +1068,7 @@ class SiteController:
         result = self.fleet.tick(
             now, [(t.task_id, t.source, t.destination, t.priority) for t in waiting]
         )
+        self._fleet_tick_took = timedelta(milliseconds=result.timings.total_ms)
         out: list[Output] = [Metric("traffic_violations", v.kind.value) for v in result.violations]
         for trip in result.trips:
             agv = self.agvs[trip.agv_id]
@@ -1104,6 +1114,9 @@ class SiteController:
         of its trip as the horizon. Not sent (see the notice): the task waits for the next
         tick, and the AGV's trip ends."""
         serial = agv.serial_number
+        if not agv.master.may_send_order(now):
+            self.fleet.abandon(serial)  # minOrderInterval: dispatched again next tick
+            return []
         task.attempts += 1
         base = self.fleet.order(serial).base
         route = self.fleet.route(serial, base, self._stop_action(serial, task))
@@ -1134,6 +1147,8 @@ class SiteController:
                 and not tracker.settled
                 and not tracker.cancel_sent
             )
+            if not agv.master.may_send_order(now):
+                continue  # minOrderInterval: the next state or tick tries again
             if running:
                 out += self._extend(serial, agv, now)
             elif agv.task_id is None and agv.free(now):
@@ -1148,6 +1163,8 @@ class SiteController:
             return []  # nothing granted, or the last message not confirmed yet: later
         task = self.tasks.get(agv.task_id) if agv.task_id else None
         action = self._stop_action(serial, task) if task is not None else None
+        if action is not None and action.action_id in tracker.action_ids:
+            action = None  # sent with an earlier message of this order
         route = [wire.decision_point, *self.fleet.route(serial, new, action)]
         sent = agv.master.extend_order(route, released=1 + len(new), now=now)
         if any(isinstance(o, Publish) for o in sent):

@@ -383,8 +383,15 @@ class FleetControl:
             # (on the edge, where AGVs take several ticks per edge; the simulation's AGVs
             # reach their base's end every tick).
             driving = self._plan_at_base_end and len(bases[vehicle.id]) > 1
+            frozen = vehicle.frozen()
             agents.append(
-                AgentState(vehicle.id, bases[vehicle.id][-1], goal, vehicle.frozen() or driving)
+                AgentState(
+                    vehicle.id,
+                    bases[vehicle.id][-1],
+                    goal,
+                    frozen or driving,
+                    committed=driving and not frozen,
+                )
             )
         return agents, {agv_id: len(base) - 1 for agv_id, base in bases.items()}
 

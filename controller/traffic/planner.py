@@ -60,6 +60,9 @@ class AgentState:
     node: int
     goal: int | None = None
     frozen: bool = False
+    # Frozen only for this plan: on its way to `node` (the end of its base), not stopped.
+    # A joint plan it is on holds: it is doing its step, at its own pace.
+    committed: bool = False
 
 
 @dataclass(slots=True)
@@ -203,15 +206,21 @@ class MotionPlanner:
         for plan in self._plans:
             members = [where.get(agent_id) for agent_id in plan.agents]
             if any(
-                i is None or agents[i].frozen or agents[i].goal != goal
+                i is None
+                or (agents[i].frozen and not agents[i].committed)
+                or agents[i].goal != goal
                 for i, goal in zip(members, plan.goals, strict=True)
             ):
                 continue
             now = tuple(agents[i].node for i in members if i is not None)
             if now == plan.ahead(1):
                 plan.at += 1
-            elif now != plan.ahead(0):
+            elif not all(
+                node in (before, after)
+                for node, before, after in zip(now, plan.ahead(0), plan.ahead(1), strict=True)
+            ):
                 continue  # someone did not move as planned: the plan no longer holds
+            # (Some at the step's end, some still at its start: they wait for each other.)
             if plan.at == len(plan.configurations) - 1:
                 continue  # done
             if self._next_step_holds(plan, occupant):

@@ -51,8 +51,10 @@ class SimulatedFloor:
         seed: int = 7,
         start: datetime = T0,
         serials: Iterable[str] | None = None,
+        speedup: float = 1.0,
     ) -> None:
-        """`serials`: the AGVs switched on (all of the site's by default)."""
+        """`serials`: the AGVs switched on (all of the site's by default). `speedup`: the
+        vehicles' seconds per second of the controller's clock (the demo runs at 10-30)."""
         config = load_site(DEMO_SITE)
         self.ctl = ctl
         self.world = World.from_site(config)
@@ -71,6 +73,7 @@ class SimulatedFloor:
             if serials is None or a.serial_number in serials
         }
         self.start = start
+        self.speedup = speedup
         self.t = 0.0
         self.outputs: list[Output] = []  # everything the controller answered, in order
         self.published: list[Publish] = []
@@ -81,7 +84,7 @@ class SimulatedFloor:
 
     @property
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.t)
+        return self.start + timedelta(seconds=self.t / self.speedup)
 
     def _stamp(self) -> tuple[int, str]:
         return next_header_id(), self.now.isoformat().replace("+00:00", "Z")
@@ -106,11 +109,14 @@ class SimulatedFloor:
         return outputs
 
     def bring_online(self) -> None:
+        """Every AGV connects and sends its factsheet (honoured: minOrderInterval, ...)."""
         for serial, agv in self.agvs.items():
             header, stamp = self._stamp()
             self.feed(
                 self.ctl.agv_connection(serial, agv.connection("ONLINE", header, stamp), self.now)
             )
+            header, stamp = self._stamp()
+            self.feed(self.ctl.agv_factsheet(serial, agv.factsheet(header, stamp), self.now))
         self.step(0.0)
 
     def step(self, seconds: float = STEP_S) -> list[Output]:

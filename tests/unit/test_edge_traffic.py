@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from controller.domain.layout import Site
 from controller.domain.messages import StationPick
 from controller.service.site_controller import Metric, SiteController
@@ -14,17 +16,22 @@ from tests.unit.floor_sim import SimulatedFloor
 from tests.unit.site_testing import one_line_order
 
 
+@pytest.mark.parametrize(
+    "speedup",
+    [1.0, 30.0],
+    ids=["real_time", "demo_speed"],  # at 30x the AGVs' minOrderInterval holds updates back
+)
 def test_a_burst_of_orders_is_fetched_and_returned_with_no_conflict_and_the_fleet_parks(
-    site: Site,
+    site: Site, speedup: float
 ) -> None:
     ctl = SiteController(
         site,
         id_prefix="t",
         next_sscc_serial=1,
         verify_window=timedelta(seconds=5),
-        fleet_tick_interval=timedelta(seconds=0.25),  # as on the edge
+        fleet_tick_share=0.25,  # as on the edge
     )
-    floor = SimulatedFloor(ctl)
+    floor = SimulatedFloor(ctl, speedup=speedup)
     floor.bring_online()
     orders = 12  # three per AGV, all in the narrow aisles of the first rack rows
     for i in range(orders):

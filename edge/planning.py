@@ -2,9 +2,11 @@
 
 Every `period_s` the loop takes a `snapshot()` of what the planner needs (cheap: each AGV's
 node and goal), a worker runs `compute(snapshot)`, and back on the loop `install(result)`
-hands the plans over (controller/traffic/ingest.py `BaseExtender.install`, plus whatever of
-the tick must touch the kernel, which is single-threaded). Meanwhile every state message is
-handled as it arrives, against the plans installed before: a state never waits for a tick.
+hands the plans over. For the fleet these are `FleetControl.plan_request`,
+`plan_worker.plan_paths` and `FleetControl.install` (controller/traffic/control.py; the
+kernel is single-threaded, so all that touches it stays on the loop). Meanwhile every state
+message is handled as it arrives (`FleetControl.observe`), against the plans installed
+before: a state never waits for a tick.
 
 The worker should be a process (a `ProcessPoolExecutor` with one worker, whose initializer
 builds the planner, so that the planner keeps its state between ticks): the planner is pure

@@ -1,4 +1,5 @@
-"""What one AGV `state` decides for traffic, between two planning ticks.
+"""What one AGV `state` decides for traffic, between two planning ticks (superseded by
+FleetControl.observe with a lookahead; kept until the telemetry benchmark moves to it).
 
 The planning tick (every second or so; up to ~300 ms for 500 AGVs) proposes each AGV's path
 and hands the plans over with `install`. Each state that arrives in between says where its

@@ -57,6 +57,14 @@ class Drive:
     def grant(self, agv: int, base: tuple[int, ...]) -> None:
         self.bases[agv] = base
 
+    def ahead(self, agv: int) -> tuple[int, ...]:
+        """The granted nodes ahead of the AGV: what it reports still to drive."""
+        base, node = self.bases[agv], self.nodes[agv]
+        try:
+            return base[base.index(node) + 1 :]
+        except ValueError:
+            return ()
+
     def report(self, agv: int) -> bool:
         """Whether the AGV is driving, after moving it on if it is due to."""
         progress = self._progress[agv] + self._step
@@ -144,7 +152,8 @@ def publisher_main(job: PublisherJob, pipe: Connection, bases_end: Connection) -
         driving = drive.report(i) if job.follow else False
         node = drive.nodes[i]
         x, y = xy[node]
-        payload = templates[i].encode(k, vda_now(), node_ids[node], x, y, driving)
+        ahead = tuple(node_ids[n] for n in drive.ahead(i))
+        payload = templates[i].encode(k, vda_now(), node_ids[node], x, y, driving, ahead)
         sent = time.monotonic_ns()
         info = clients[i % len(clients)].publish(topics[i], payload, qos=0)
         if info.rc != paho.MQTT_ERR_SUCCESS:

@@ -217,7 +217,7 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
             spread(row["max_ms"], "{:.0f}"),
             row["lost"],
             spread(row["offered_per_s"], "{:.0f}"),
-            spread(row["plan_p95_ms"], "{:.0f}"),
+            spread(row["plan_p95_ms"], "{:.0f}") if row["phase"] != "receive" else "-",
             row["overruns"],
             row["conflicts"],
             row["double_allocations"],

@@ -1,6 +1,7 @@
 """The simulated AGVs' `state` messages, written from VDA 5050 2.1 (`state.schema`), not from
 the controller's code. The AGVs get their bases over a pipe, not as VDA 5050 orders (see
-the package docstring), so a state carries no order: no orderId, no node or edge states."""
+the package docstring); a state still reports its base ahead as the order's released node
+and edge states, so that parsing it costs what an AGV on an order costs."""
 
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ def state_message(
     x: float,
     y: float,
     *,
+    ahead: tuple[str, ...] = (),
     driving: bool = True,
 ) -> dict[str, Any]:
-    """The state of an AGV standing on (or just past) `node_id` at (x, y)."""
+    """The state of an AGV standing on (or just past) `node_id` at (x, y), its order's
+    released nodes `ahead` of it still to drive."""
     return {
         "headerId": header_id,
         "timestamp": timestamp,
@@ -40,12 +43,12 @@ def state_message(
         "manufacturer": manufacturer,
         "serialNumber": serial_number,
         "maps": [{"mapId": MAP_ID, "mapVersion": "1", "mapStatus": "ENABLED"}],
-        "orderId": "",
+        "orderId": f"{serial_number}-run",
         "orderUpdateId": 0,
         "lastNodeId": node_id,
         "lastNodeSequenceId": 0,
-        "nodeStates": [],
-        "edgeStates": [],
+        "nodeStates": node_states(ahead),
+        "edgeStates": edge_states(node_id, ahead),
         "agvPosition": {
             "x": x,
             "y": y,
@@ -69,6 +72,20 @@ def state_message(
     }
 
 
+def node_states(ahead: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {"nodeId": node, "sequenceId": 2 * (j + 1), "released": True}
+        for j, node in enumerate(ahead)
+    ]
+
+
+def edge_states(node_id: str, ahead: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {"edgeId": f"{a}-{b}", "sequenceId": 2 * j + 1, "released": True}
+        for j, (a, b) in enumerate(zip((node_id, *ahead), ahead, strict=False))
+    ]
+
+
 class StateTemplate:
     """One AGV's state encoded once, with holes for what changes: encoding a state is then
     one `%` format (~2 µs), so that the AGVs, which are other machines in reality, take as
@@ -80,14 +97,37 @@ class StateTemplate:
         message["agvPosition"]["x"] = "@x@"
         message["agvPosition"]["y"] = "@y@"
         message["driving"] = "@d@"
+        message["nodeStates"] = "@ns@"
+        message["edgeStates"] = "@es@"
         text = json.dumps(message).replace("%", "%%")
         formats = {"h": "%(h)d", "t": '"%(t)s"', "n": '"%(n)s"', "x": "%(x)r", "y": "%(y)r"}
-        for hole, format_ in {**formats, "d": "%(d)s"}.items():
+        for hole, format_ in {**formats, "d": "%(d)s", "ns": "%(ns)s", "es": "%(es)s"}.items():
             text = text.replace(f'"@{hole}@"', format_)
         self._text = text
 
     def encode(
-        self, header_id: int, timestamp: str, node_id: str, x: float, y: float, driving: bool
+        self,
+        header_id: int,
+        timestamp: str,
+        node_id: str,
+        x: float,
+        y: float,
+        driving: bool,
+        ahead: tuple[str, ...] = (),
     ) -> bytes:
         values = {"h": header_id, "t": timestamp, "n": node_id, "x": x, "y": y}
-        return (self._text % {**values, "d": "true" if driving else "false"}).encode()
+        nodes = ", ".join(
+            f'{{"nodeId": "{node}", "sequenceId": {2 * (j + 1)}, "released": true}}'
+            for j, node in enumerate(ahead)
+        )
+        edges = ", ".join(
+            f'{{"edgeId": "{a}-{b}", "sequenceId": {2 * j + 1}, "released": true}}'
+            for j, (a, b) in enumerate(zip((node_id, *ahead), ahead, strict=False))
+        )
+        text = self._text % {
+            **values,
+            "d": "true" if driving else "false",
+            "ns": f"[{nodes}]",
+            "es": f"[{edges}]",
+        }
+        return text.encode()

@@ -27,9 +27,11 @@ from controller.traffic.plan_worker import plan_with
 from tests.vda5050_schemas import problems
 
 
-@pytest.mark.parametrize("driving", [True, False])
-def test_the_simulated_states_are_valid_vda5050_2_1(driving: bool) -> None:
-    message = state_message("bench", "agv0003", 7, vda_now(), "x3y4", 3.0, 4.0, driving=driving)
+@pytest.mark.parametrize(("driving", "ahead"), [(True, ("x3y5", "x3y6")), (False, ())])
+def test_the_simulated_states_are_valid_vda5050_2_1(driving: bool, ahead: tuple[str, ...]) -> None:
+    message = state_message(
+        "bench", "agv0003", 7, vda_now(), "x3y4", 3.0, 4.0, ahead=ahead, driving=driving
+    )
 
     assert problems("state", message) == []
 
@@ -38,10 +40,12 @@ def test_a_state_from_the_template_is_the_state_message() -> None:
     template = StateTemplate("bench", "agv0003")
     stamp = vda_now()
 
-    encoded = template.encode(12, stamp, "x5y9", 5.0, 9.0, False)
+    ahead = ("x5y10", "x6y10", "x7y10")
+
+    encoded = template.encode(12, stamp, "x5y9", 5.0, 9.0, False, ahead)
 
     assert json.loads(encoded) == state_message(
-        "bench", "agv0003", 12, stamp, "x5y9", 5.0, 9.0, driving=False
+        "bench", "agv0003", 12, stamp, "x5y9", 5.0, 9.0, ahead=ahead, driving=False
     )
 
 
@@ -58,6 +62,7 @@ def test_the_master_control_takes_the_simulated_states_in() -> None:
 def test_an_agv_drives_one_node_a_second_along_its_base_and_waits_at_its_end() -> None:
     drive = Drive((10, 20), nodes_per_report=0.5)  # 2 Hz, 1 node/s
     drive.grant(0, (10, 11, 12))
+    assert drive.ahead(0) == (11, 12)
 
     trail = []
     for _ in range(8):
@@ -65,6 +70,7 @@ def test_an_agv_drives_one_node_a_second_along_its_base_and_waits_at_its_end() -
         trail.append(drive.nodes[0])
 
     assert trail == [10, 11, 11, 12, 12, 12, 12, 12]
+    assert drive.ahead(0) == ()
     assert drive.waits == 3  # due at reports 6, 7 and 8
     assert drive.nodes[1] == 20  # nothing granted: it stands
     assert drive.conflicts == 0

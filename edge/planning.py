@@ -9,10 +9,11 @@ message is handled as it arrives (`FleetControl.observe`), against the plans ins
 before: a state never waits for a tick.
 
 The worker should be a process (a `ProcessPoolExecutor` with one worker, whose initializer
-builds the planner, so that the planner keeps its state between ticks): the planner is pure
-Python and holds the GIL, so in a thread it would still take the loop's time slices
-(measured: python -m benchmarks.fleet_telemetry). `executor=None` computes on the loop
-itself, for tests and to measure what that costs.
+builds the planner, so that the planner keeps its state between ticks: for the fleet,
+`plan_worker.start_planner` with `FleetControl.planner_setup()`): the planner is pure
+Python and holds the GIL, so in a thread it would still take the loop's time slices.
+`executor=None` computes on the loop itself, for tests and to measure what that costs
+(python -m benchmarks.fleet_telemetry --phases inline).
 
 One compute at a time: a tick that overruns its period delays the next one (counted in
 `overruns`); ticks never pile up. A compute that raises is logged and counted, and the

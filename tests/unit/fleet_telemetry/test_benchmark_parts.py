@@ -94,10 +94,12 @@ async def test_the_bases_reach_the_agvs_in_order_and_never_block_the_loop() -> N
     for agv, base in sent:
         writer.send(agv, base)  # returns at once, whatever the pipe holds
     got: list[tuple[int, tuple[int, ...]]] = []
-    while len(got) < len(sent):
+    for _ in range(len(sent)):  # a bound: each round moves at least one pipe's worth
         await asyncio.sleep(0)  # the loop writes what waits as the pipe takes it
-        reader.wait(0.01)
+        reader.wait(0.01)  # returns as soon as bytes are there
         got += reader.read()
+        if len(got) >= len(sent):
+            break
     writer.close()
 
     assert got == sent

@@ -57,13 +57,13 @@ from controller.traffic.trips import Stop, StopKind, Trip, trip_of
 from controller.traffic.vehicles import Vehicle
 from controller.traffic.violations import Violation, ViolationKind
 
+# Plan steps an AGV's base is kept ahead of it by its states, on the edge (`lookahead`):
+# two states at 2 Hz and 1 node/s, plus one.
+LOOKAHEAD_NODES = 3
 # Nodes released ahead of an AGV. One is enough when a tick comes every edge's driving time
 # (the simulation); an edge ticking slower than its AGVs drive releases more, so they do
 # not stop at every node waiting for the next tick.
 BASE_DEPTH = 1
-# Plan steps an AGV's base is kept ahead of it by its states, on the edge (`lookahead`):
-# two states at 2 Hz and 1 node/s, plus one.
-LOOKAHEAD_NODES = 3
 # A failed AGV still failed after this long is routed around (see _route_around_the_failed).
 OBSTACLE_AFTER_S = 30.0
 

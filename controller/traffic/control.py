@@ -45,6 +45,7 @@ from controller.traffic.floor import CompiledFloor
 from controller.traffic.ids import AgvId, Edge, edge_key
 from controller.traffic.kernel import ReservationKernel
 from controller.traffic.plan_worker import (
+    ClosedEdges,
     FloorData,
     PlannedPaths,
     PlannerSettings,
@@ -131,7 +132,7 @@ class FleetControl:
         self._lookahead = lookahead
         self._clock = clock
         self._floor_data = FloorData.of(floor)
-        self._closed_seen: tuple[int, frozenset[Edge]] = (floor.edges_version, frozenset())
+        self._closed_seen: tuple[int, ClosedEdges] = (floor.edges_version, frozenset())
         # Each AGV's latest installed plan, in time: its base at the snapshot, then the
         # planner's steps from the base's end (a wait repeats a node).
         self._plans: dict[AgvId, tuple[int, ...]] = {}
@@ -359,7 +360,7 @@ class FleetControl:
         """What a worker process needs to plan for this control (`plan_worker`)."""
         return PlannerSetup(self._floor_data, PlannerSettings.of(self.planner))
 
-    def _closed_edges(self) -> frozenset[Edge]:
+    def _closed_edges(self) -> ClosedEdges:
         """The floor's closed edges, worked out again only when an edge closed or opened."""
         version, closed = self._closed_seen
         if version != self.floor.edges_version:

@@ -34,6 +34,8 @@ from controller.traffic.floor import GOAL_KINDS, CompiledFloor
 from controller.traffic.ids import AgvId, Edge
 from controller.traffic.planner import AgentState, MotionPlanner
 
+ClosedEdges = frozenset[Edge]
+
 
 @dataclass(frozen=True, slots=True)
 class PlanRequest:
@@ -41,7 +43,7 @@ class PlanRequest:
     its goal, and the floor's topology of the moment."""
 
     agents: tuple[AgentState, ...]
-    closed: frozenset[Edge]  # edges closed for the planner
+    closed: ClosedEdges  # edges closed for the planner
     blocked: frozenset[int]  # nodes the planner must not enter
 
 
@@ -80,7 +82,7 @@ class FloorData:
         graph = csr_matrix((self.weights, self.indices, self.indptr), shape=(n, n))
         return CompiledFloor(self.node_ids, self.xy, graph, self.goals)
 
-    def closed_edges(self, floor: CompiledFloor) -> frozenset[Edge]:
+    def closed_edges(self, floor: CompiledFloor) -> ClosedEdges:
         """The edges of this data that `floor` (a floor built from it) has closed."""
         n = len(self.node_ids)
         closed = np.setdiff1d(
@@ -157,7 +159,7 @@ class _Worker:
     def __init__(self, setup: PlannerSetup) -> None:
         self.floor = setup.floor.build()
         self.planner = setup.planner.build(self.floor)
-        self.closed: frozenset[Edge] = frozenset()
+        self.closed: ClosedEdges = frozenset()
 
     def sync(self, request: PlanRequest) -> None:
         """Close and open edges, block and unblock nodes, as the control's floor has."""

@@ -2,15 +2,18 @@
 
 Every `period_s` the loop takes a `snapshot()` of what the planner needs (cheap: each AGV's
 node and goal), a worker runs `compute(snapshot)`, and back on the loop `install(result)`
-hands the plans over (controller/traffic/ingest.py `BaseExtender.install`, plus whatever of
-the tick must touch the kernel, which is single-threaded). Meanwhile every state message is
-handled as it arrives, against the plans installed before: a state never waits for a tick.
+hands the plans over. For the fleet these are `FleetControl.plan_request`,
+`plan_worker.plan_paths` and `FleetControl.install` (controller/traffic/control.py; the
+kernel is single-threaded, so all that touches it stays on the loop). Meanwhile every state
+message is handled as it arrives (`FleetControl.observe`), against the plans installed
+before: a state never waits for a tick.
 
 The worker should be a process (a `ProcessPoolExecutor` with one worker, whose initializer
-builds the planner, so that the planner keeps its state between ticks): the planner is pure
-Python and holds the GIL, so in a thread it would still take the loop's time slices
-(measured: python -m benchmarks.fleet_telemetry). `executor=None` computes on the loop
-itself, for tests and to measure what that costs.
+builds the planner, so that the planner keeps its state between ticks: for the fleet,
+`plan_worker.start_planner` with `FleetControl.planner_setup()`): the planner is pure
+Python and holds the GIL, so in a thread it would still take the loop's time slices.
+`executor=None` computes on the loop itself, for tests and to measure what that costs
+(python -m benchmarks.fleet_telemetry --phases inline).
 
 One compute at a time: a tick that overruns its period delays the next one (counted in
 `overruns`); ticks never pile up. A compute that raises is logged and counted, and the

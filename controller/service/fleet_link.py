@@ -192,18 +192,28 @@ class FleetLink:
         return specs + [self.spec(node) for node in self.horizon(serial)]
 
     def horizon(self, serial: str) -> tuple[int, ...]:
-        """Beyond the base, not released: the planner's path, then shortest paths through
-        the trip's stops still ahead. It keeps the order open (VDA 5050: an order with
-        nodes left is not complete) until the base reaches the last stop."""
+        """Beyond the base, not released: the planner's path to the current stop, then
+        shortest paths through the trip's stops still ahead; nothing past the last stop. It
+        keeps the order open (VDA 5050: an order with nodes left is not complete) until the
+        base reaches the last stop, and lets it complete there."""
         order = self.control.order(serial)
-        base = order.base
-        ahead = list(_continuation(base, order.horizon, self.floor.adjacency))
-        at = ahead[-1] if ahead else base[-1]
         trip = self.control.trip(serial)
-        for i, stop in enumerate(trip.stops if trip is not None else ()):
-            if i == 0 and (stop.node in base or stop.node in ahead):
-                at = stop.node if stop.node in ahead else at
-                continue
+        if trip is None or not trip.stops:
+            return ()
+        base = order.base
+        stops = list(trip.stops)
+        ahead: list[int] = []
+        if stops[0].node not in base:
+            planned = list(_continuation(base, order.horizon, self.floor.adjacency))
+            if stops[0].node in planned:
+                ahead = planned[: planned.index(stops[0].node) + 1]
+            else:
+                ahead = [
+                    *planned,
+                    *self.floor.shortest_path(planned[-1] if planned else base[-1], stops[0].node),
+                ]
+        at = stops[0].node
+        for stop in stops[1:]:
             ahead += self.floor.shortest_path(at, stop.node)
             at = stop.node
         return tuple(ahead)

@@ -16,6 +16,20 @@ and what they finished (`stop_done`), and each `tick` it answers with every AGV'
 Nodes are freed only when an AGV's state shows it has left them (the kernel's rule), so
 the base never shrinks under a moving AGV. Time comes in as `now_s`; the clock it is
 given is only for measuring how long each phase took.
+
+The tick in three (controller/traffic/plan_worker.py), so that the planner, its heavy
+part, can run in a worker process on a snapshot while states keep arriving:
+`plan_request` (dispatch, and the planner's snapshot), the planner (`plan_paths` in the
+worker), `install` (the kernel's requests and check, the orders). `tick` is the three in
+one call. A plan installed late may be stale: the AGVs moved meanwhile. `install` asks
+the kernel only from where each base ends now, along the new plan; an AGV whose new plan
+does not pass there gets nothing new until the next tick.
+
+With a `lookahead`, each state (`observe`) also extends its AGV's base along the latest
+installed plan until it reaches `lookahead` steps ahead of the AGV, so that an AGV never
+waits for a tick to be released its next nodes; the edge sends what `observe` returns as
+an order update (`order`). Without one (the simulation, which ticks once per edge driven)
+only the tick grants.
 """
 
 from __future__ import annotations
@@ -30,11 +44,23 @@ from controller.traffic.approach import Bound, planner_goals
 from controller.traffic.floor import CompiledFloor
 from controller.traffic.ids import AgvId, Edge, edge_key
 from controller.traffic.kernel import ReservationKernel
+from controller.traffic.plan_worker import (
+    ClosedEdges,
+    FloorData,
+    PlannedPaths,
+    PlannerSettings,
+    PlannerSetup,
+    PlanRequest,
+    plan_with,
+)
 from controller.traffic.planner import AgentState, MotionPlanner
 from controller.traffic.trips import Stop, StopKind, Trip, trip_of
 from controller.traffic.vehicles import Vehicle
 from controller.traffic.violations import Violation, ViolationKind
 
+# Plan steps an AGV's base is kept ahead of it by its states, on the edge (`lookahead`):
+# two states at 2 Hz and 1 node/s, plus one.
+LOOKAHEAD_NODES = 3
 # Nodes released ahead of an AGV. One is enough when a tick comes every edge's driving time
 # (the simulation); an edge ticking slower than its AGVs drive releases more, so they do
 # not stop at every node waiting for the next tick.
@@ -70,6 +96,16 @@ class TickResult:
     timings: TickTimings
 
 
+@dataclass(slots=True)
+class _Pending:
+    """A plan requested and not installed yet: what `install` needs of the snapshot."""
+
+    agents: tuple[AgentState, ...]
+    bases: dict[AgvId, tuple[int, ...]]  # each AGV's allocation at the snapshot
+    decisions: list[Decisions]  # the dispatch's, and those of requests never installed
+    dispatch_ms: float
+
+
 class FleetControl:
     def __init__(
         self,
@@ -78,18 +114,31 @@ class FleetControl:
         dispatcher: Dispatcher,
         *,
         base_depth: int = BASE_DEPTH,
+        lookahead: int | None = None,
         clock: Callable[[], float] = time.perf_counter,
         can_take_back: Callable[[AgvId], bool] | None = None,
         plan_at_base_end: bool = False,
     ) -> None:
+        """`lookahead`: plan steps each state keeps its AGV's base ahead (None: the
+        states only confirm). Build it on the floor before any edge closes: the
+        planner's worker copies the floor from here (`planner_setup`)."""
         if planner.floor is not floor:
             raise ValueError("the planner must plan on this floor")
+        if lookahead is not None and lookahead < 1:
+            raise ValueError(f"lookahead must be at least 1 step, not {lookahead}")
         self.floor = floor
         self.planner = planner
         self.dispatcher = dispatcher
         self.kernel = ReservationKernel.from_adjacency(floor.adjacency)
         self._base_depth = base_depth
+        self._lookahead = lookahead
         self._clock = clock
+        self._floor_data = FloorData.of(floor)
+        self._closed_seen: tuple[int, ClosedEdges] = (floor.edges_version, frozenset())
+        # Each AGV's latest installed plan, in time: its base at the snapshot, then the
+        # planner's steps from the base's end (a wait repeats a node).
+        self._plans: dict[AgvId, tuple[int, ...]] = {}
+        self._pending: _Pending | None = None
         self._vehicles: dict[AgvId, Vehicle] = {}
         self._on_trips: set[str] = set()  # task ids a trip will still pick or drop
         self._returned: list[str] = []  # task ids back to the pool, until the next tick
@@ -97,7 +146,6 @@ class FleetControl:
         self._closed_by_caller: set[Edge] = set()
         self._yields: dict[AgvId, int] = {}  # deadlocks each AGV has given way in
         self._pockets = frozenset(floor.goals("station")) | frozenset(floor.goals("charger"))
-        self._horizons: dict[AgvId, tuple[int, ...]] = {}  # the last tick's, for `order`
         self._plan_at_base_end = plan_at_base_end
         # Whether an AGV's granted nodes ahead may be taken back to break a deadlock. In the
         # simulation always; on the edge not once they were released on the wire: a VDA 5050
@@ -126,20 +174,24 @@ class FleetControl:
         failed: bool = False,
         working: bool = False,
         carrying: int = 0,
-    ) -> None:
+    ) -> tuple[int, ...]:
         """An AGV's state (the edge: its VDA 5050 state's lastNodeId, battery, errors,
-        actions running, loads). Confirming its node frees what is behind it."""
+        actions running, loads). Confirming its node frees what is behind it; with a
+        `lookahead`, its base is then extended along its latest plan. Returns the nodes
+        this released (the base's new end; empty if none): what an order update sends."""
         vehicle = self._vehicles[agv_id]
         kernel = self.kernel
         if online != vehicle.online:
             (kernel.online if online else kernel.offline)(agv_id)
             vehicle.online = online
+        confirmed = True
         if node != vehicle.node:
             violation = kernel.confirm(agv_id, node)
             if violation is None:
                 vehicle.node = node
             else:
                 self._reported.append(violation)
+                confirmed = False
         if working != vehicle.working:
             kernel.set_working(agv_id, working)
             vehicle.working = working
@@ -148,6 +200,21 @@ class FleetControl:
         vehicle.battery_pct = battery_pct
         vehicle.carrying = carrying
         vehicle.seen_s = now_s
+        if self._lookahead is None or not confirmed or vehicle.frozen():
+            return ()
+        return self._extend(vehicle.id, vehicle.node, self._lookahead)
+
+    def _extend(self, agv_id: AgvId, node: int, steps: int) -> tuple[int, ...]:
+        """Request the AGV's latest plan from `node` (where it is) up to `steps` steps
+        ahead; the nodes newly granted. Behind or off its plan (a new plan comes with the
+        next tick) nothing is granted on a guess."""
+        at = _index(self._plans.get(agv_id, ()), node)
+        if at is None:
+            return ()
+        kernel = self.kernel
+        held = len(kernel.allocation(agv_id))
+        kernel.request(agv_id, self._plans[agv_id][at : at + steps + 1])
+        return kernel.allocation(agv_id)[held:]
 
     def stop_done(self, agv_id: AgvId) -> Stop:
         """The AGV finished the work at its current stop (VDA 5050: the action FINISHED).
@@ -258,16 +325,6 @@ class FleetControl:
         vehicle.node = node
         return None
 
-    def order(self, agv_id: AgvId) -> AgvOrder:
-        """The AGV's order now: its allocation as the base, the last tick's horizon."""
-        vehicle = self._vehicles[agv_id]
-        return AgvOrder(
-            self.kernel.allocation(agv_id),
-            self._horizons.get(agv_id, ()),
-            vehicle.stop,
-            vehicle.stop_key,
-        )
-
     def vehicle_node(self, agv_id: AgvId) -> int | None:
         """The node the AGV last confirmed; None for an AGV not in the fleet."""
         vehicle = self._vehicles.get(agv_id)
@@ -302,36 +359,71 @@ class FleetControl:
 
     def tick(self, now_s: float, open_tasks: Sequence[PickTask]) -> TickResult:
         """Dispatch, plan, grant, check: every AGV's order for the next moments.
-        `open_tasks`: the tasks waiting for an AGV (those already on a trip are ignored)."""
+        `open_tasks`: the tasks waiting for an AGV (those already on a trip are ignored).
+        The three steps below in one call, planned with this control's own planner."""
+        request = self.plan_request(now_s, open_tasks)
+        return self.install(plan_with(self.planner, request, self._clock), now_s)
+
+    def plan_request(self, now_s: float, open_tasks: Sequence[PickTask]) -> PlanRequest:
+        """The tick's first part, on the loop: dispatch (its decisions come out of the
+        next `install`), then the planner's snapshot, picklable for a worker process
+        (`plan_worker.plan_paths`). A request never installed (its planning failed) hands
+        its decisions on to the next one."""
         clock = self._clock
         started = clock()
         self._route_around_the_failed(now_s)
         decisions = self._dispatch(now_s, open_tasks)
         dispatched = clock()
-        agents, held_ahead = self._agents()
-        paths = self.planner.plan(agents)
-        planned = clock()
-        horizons = self._request(agents, paths, held_ahead)
-        self._horizons = horizons
+        agents, bases = self._agents()
+        earlier = self._pending.decisions if self._pending is not None else []
+        self._pending = _Pending(
+            tuple(agents), bases, [*earlier, decisions], (dispatched - started) * 1e3
+        )
+        return PlanRequest(tuple(agents), self._closed_edges(), self.floor.blocked)
+
+    def install(self, planned: PlannedPaths, now_s: float) -> TickResult:
+        """The tick's last part, on the loop: the plans of the last `plan_request`
+        become the AGVs' plans; the kernel is asked for each AGV's next steps along it
+        from where its base ends now, and checks; every AGV's order."""
+        pending = self._pending
+        if pending is None:
+            raise ValueError("install without a plan_request")
+        self._pending = None
+        clock = self._clock
+        started = clock()
+        horizons = self._request(pending, planned.paths)
         violations = self._reported + self._check(now_s)
         self._reported = []
-        checked = clock()
         orders = self._orders(horizons)
+        kernel_ms = (clock() - started) * 1e3
         returned, self._returned = tuple(self._returned), []
+        decisions = pending.decisions
         return TickResult(
             orders,
-            decisions.trips,
-            tuple(c.agv_id for c in decisions.charge),
-            tuple(p.agv_id for p in decisions.park),
+            tuple(t for d in decisions for t in d.trips),
+            tuple(c.agv_id for d in decisions for c in d.charge),
+            tuple(p.agv_id for d in decisions for p in d.park),
             returned,
             tuple(violations),
             TickTimings(
-                (dispatched - started) * 1e3,
-                (planned - dispatched) * 1e3,
-                (checked - planned) * 1e3,
-                (clock() - started) * 1e3,
+                pending.dispatch_ms,
+                planned.plan_ms,
+                kernel_ms,
+                pending.dispatch_ms + planned.plan_ms + kernel_ms,
             ),
         )
+
+    def planner_setup(self) -> PlannerSetup:
+        """What a worker process needs to plan for this control (`plan_worker`)."""
+        return PlannerSetup(self._floor_data, PlannerSettings.of(self.planner))
+
+    def _closed_edges(self) -> ClosedEdges:
+        """The floor's closed edges, worked out again only when an edge closed or opened."""
+        version, closed = self._closed_seen
+        if version != self.floor.edges_version:
+            closed = self._floor_data.closed_edges(self.floor)
+            self._closed_seen = (self.floor.edges_version, closed)
+        return closed
 
     def _dispatch(self, now_s: float, open_tasks: Sequence[PickTask]) -> Decisions:
         """The dispatcher sees the AGVs in contact, and the tasks on no trip whose tote can
@@ -365,10 +457,10 @@ class FleetControl:
             vehicle.set_trip(Trip([Stop(park.node, StopKind.PARK)]))
         return decisions
 
-    def _agents(self) -> tuple[list[AgentState], dict[AgvId, int]]:
+    def _agents(self) -> tuple[list[AgentState], dict[AgvId, tuple[int, ...]]]:
         """Each AGV as the planner sees it: at the end of its base (it is committed to
-        driving there), heading for its stop unless it must wait its turn there. Also how
-        many nodes each holds ahead of the one it stands on."""
+        driving there), heading for its stop unless it must wait its turn there. Also
+        each one's base."""
         kernel = self.kernel
         vehicles = self._vehicles.values()
         bases = {v.id: kernel.allocation(v.id) for v in vehicles}
@@ -393,7 +485,7 @@ class FleetControl:
                     committed=driving and not frozen,
                 )
             )
-        return agents, {agv_id: len(base) - 1 for agv_id, base in bases.items()}
+        return agents, bases
 
     def _heading(self, vehicle: Vehicle, base: tuple[int, ...]) -> int | None:
         """Where the AGV is bound: its stop. A failed one is going nowhere until it
@@ -420,24 +512,28 @@ class FleetControl:
         return nearest if math.isfinite(metres) else None
 
     def _request(
-        self,
-        agents: Sequence[AgentState],
-        paths: dict[AgvId, list[int]],
-        held_ahead: dict[AgvId, int],
+        self, pending: _Pending, paths: dict[AgvId, list[int]]
     ) -> dict[AgvId, tuple[int, ...]]:
-        """Ask the kernel for each AGV's planned steps, up to the base depth; what is not
-        granted (or not asked for) is its horizon."""
+        """Ask the kernel for each AGV's planned steps from where its base ends now, up to
+        the base depth; what is not granted (or not asked for) is its horizon."""
         kernel, depth = self.kernel, self._base_depth
         horizons: dict[AgvId, tuple[int, ...]] = {}
-        for agent in agents:
-            path = paths[agent.id]
-            room = 0 if agent.frozen else max(0, depth - held_ahead[agent.id])
+        for agent in pending.agents:
+            plan = (*pending.bases[agent.id], *paths[agent.id])
+            self._plans[agent.id] = plan
+            base = kernel.allocation(agent.id)
+            at = _index(plan, base[-1])
+            if at is None:
+                # Its base ran past where this plan goes (states extended it along the
+                # plan before): nothing more until the next tick plans from there.
+                at, plan = 0, (base[-1],)
+            frozen = agent.frozen or self._vehicles[agent.id].frozen()
+            room = 0 if frozen else max(0, depth - (len(base) - 1))
             # The plan's first `room` steps, in time: where it plans to wait, it waits. An
             # AGV asking for nothing still asks: that withdraws its last wait, which would
             # otherwise stay in the wait-for graph and could close a false cycle.
-            grant = kernel.request(agent.id, (agent.node, *path[:room]))
-            granted = max(0, len(grant.nodes) - 1)
-            horizons[agent.id] = _collapsed(agent.node, path)[granted:]
+            kernel.request(agent.id, plan[at : at + room + 1])
+            horizons[agent.id] = self._horizon(agent.id)
         return horizons
 
     def _check(self, now_s: float) -> list[Violation]:
@@ -458,6 +554,7 @@ class FleetControl:
             )
             if yielder is not None:
                 self.kernel.release_ahead(yielder)
+                self._plans.pop(yielder, None)  # states must not take it all back
                 # Its next deadlock, someone else yields: nobody gives way for ever.
                 self._yields[yielder] = self._yields.get(yielder, 0) + 1
                 self.kernel.set_priority(yielder, self._yields[yielder])
@@ -473,11 +570,26 @@ class FleetControl:
     def _orders(self, horizons: dict[AgvId, tuple[int, ...]]) -> dict[AgvId, AgvOrder]:
         allocation = self.kernel.allocation
         return {
-            agv_id: AgvOrder(allocation(agv_id), horizons[agv_id], v.stop, v.stop_key)
+            agv_id: AgvOrder(allocation(agv_id), horizons.get(agv_id, ()), v.stop, v.stop_key)
             for agv_id, v in self._vehicles.items()
         }
 
+    def _horizon(self, agv_id: AgvId) -> tuple[int, ...]:
+        """The AGV's latest plan beyond the end of its base, waits left out."""
+        plan = self._plans.get(agv_id, ())
+        end = self.kernel.allocation(agv_id)[-1]
+        at = _index(plan, end)
+        return () if at is None else _collapsed(end, plan[at + 1 :])
+
     # --- Queries ---------------------------------------------------------------------------
+
+    def order(self, agv_id: AgvId) -> AgvOrder:
+        """The AGV's order now (between ticks too): its base as the kernel holds it, the
+        rest of its latest plan, its stop."""
+        vehicle = self._vehicles[agv_id]
+        return AgvOrder(
+            self.kernel.allocation(agv_id), self._horizon(agv_id), vehicle.stop, vehicle.stop_key
+        )
 
     def deliverable(self, tasks: Sequence[PickTask]) -> list[PickTask]:
         """Those of `tasks` whose tote can be taken from its pickup to its station now."""
@@ -492,6 +604,14 @@ class FleetControl:
 
     def tasks_on_trips(self) -> frozenset[str]:
         return frozenset(self._on_trips)
+
+
+def _index(plan: Sequence[int], node: int) -> int | None:
+    """Where `node` first comes in `plan`, if it does."""
+    try:
+        return plan.index(node)
+    except ValueError:
+        return None
 
 
 def _collapsed(start: int, path: Iterable[int]) -> tuple[int, ...]:

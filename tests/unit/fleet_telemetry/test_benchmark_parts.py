@@ -1,92 +1,136 @@
-"""The fleet telemetry benchmark's pieces, without the broker: its AGVs speak valid VDA 5050,
-drive circuits the kernel can grant, and its figures count what was lost."""
+"""The fleet telemetry benchmark's pieces, without the broker: its AGVs speak valid VDA 5050
+and drive only what they are granted; the bases get back to them; driven by the real
+FleetControl they deliver and never meet; its figures count what was lost."""
 
 from __future__ import annotations
 
 import argparse
-import time
+import asyncio
+import json
+import multiprocessing
 from array import array
 from datetime import UTC, datetime
-from itertools import pairwise
 from typing import Any
 
 import pytest
 
-from benchmarks.fleet_telemetry import (
-    _Records,
-    figures,
-    init_stand_in,
-    node_id,
-    stand_in_tick,
-    state_message,
-    tile_floor,
-    vda_now,
-)
+from benchmarks.fleet_telemetry.bases import BaseReader, BaseWriter
+from benchmarks.fleet_telemetry.controller_side import ControllerSide
+from benchmarks.fleet_telemetry.ingest import Records
+from benchmarks.fleet_telemetry.publisher import Drive
+from benchmarks.fleet_telemetry.report import figures
+from benchmarks.fleet_telemetry.site import fleet_on
+from benchmarks.fleet_telemetry.wire import StateTemplate, state_message, vda_now
 from controller.domain.layout import AgvSpec
 from controller.service.agv_link import master_for
-from controller.traffic.ingest import BaseExtender
-from controller.traffic.kernel import ReservationKernel
+from controller.traffic.plan_worker import plan_with
 from tests.vda5050_schemas import problems
 
 
-@pytest.mark.parametrize("header_id", [0, 1, 11, 12, 1000])
-def test_the_simulated_states_are_valid_vda5050_2_1(header_id: int) -> None:
-    floor = tile_floor(4)
-
-    message = state_message(floor, "bench", 3, header_id, vda_now())
+@pytest.mark.parametrize(("driving", "ahead"), [(True, ("x3y5", "x3y6")), (False, ())])
+def test_the_simulated_states_are_valid_vda5050_2_1(driving: bool, ahead: tuple[str, ...]) -> None:
+    message = state_message(
+        "bench", "agv0003", 7, vda_now(), "x3y4", 3.0, 4.0, ahead=ahead, driving=driving
+    )
 
     assert problems("state", message) == []
 
 
-def test_the_master_control_takes_the_simulated_states_in() -> None:
-    floor = tile_floor(1)
-    master = master_for(AgvSpec("agv0000", "bench", node_id(floor.circuits[0][0]), 2.0), "t")
+def test_a_state_from_the_template_is_the_state_message() -> None:
+    template = StateTemplate("bench", "agv0003")
+    stamp = vda_now()
 
-    master.on_state(state_message(floor, "bench", 0, 5, vda_now()), datetime.now(UTC))
+    ahead = ("x5y10", "x6y10", "x7y10")
+
+    encoded = template.encode(12, stamp, "x5y9", 5.0, 9.0, False, ahead)
+
+    assert json.loads(encoded) == state_message(
+        "bench", "agv0003", 12, stamp, "x5y9", 5.0, 9.0, ahead=ahead, driving=False
+    )
+
+
+def test_the_master_control_takes_the_simulated_states_in() -> None:
+    master = master_for(AgvSpec("agv0000", "bench", "", 2.0), "t")
+    encoded = StateTemplate("bench", "agv0000").encode(5, vda_now(), "x1y2", 1.0, 2.0, True)
+
+    master.on_state(json.loads(encoded), datetime.now(UTC))
 
     assert master.vehicle.state is not None
-    assert master.vehicle.state.last_node_id == node_id(floor.circuits[0][5])
+    assert master.vehicle.state.last_node_id == "x1y2"
 
 
-def test_each_agv_drives_its_own_closed_circuit_of_neighbours() -> None:
-    floor = tile_floor(7)
-    edges = set(floor.edges())
-    nodes = [node for circuit in floor.circuits for node in circuit]
+def test_an_agv_drives_one_node_a_second_along_its_base_and_waits_at_its_end() -> None:
+    drive = Drive((10, 20), nodes_per_report=0.5)  # 2 Hz, 1 node/s
+    drive.grant(0, (10, 11, 12))
+    assert drive.ahead(0) == (11, 12)
 
-    assert len(nodes) == len(set(nodes))
-    for circuit in floor.circuits:
-        assert len(circuit) == 12
-        for a, b in pairwise((*circuit, circuit[0])):
-            assert (min(a, b), max(a, b)) in edges
+    trail = []
+    for _ in range(8):
+        drive.report(0)
+        trail.append(drive.nodes[0])
 
-
-def test_every_state_round_the_circuit_frees_one_node_and_grants_one() -> None:
-    floor = tile_floor(2)
-    kernel = ReservationKernel(floor.node_count, floor.edges())
-    extender = BaseExtender(kernel, {node_id(n): n for n in range(floor.node_count)})
-    circuit = floor.circuits[1]
-    kernel.place("agv0001", circuit[0])
-    extender.install({"agv0001": circuit + circuit})
-
-    decisions = [
-        extender.on_state("agv0001", state_message(floor, "b", 1, k, "")["lastNodeId"])
-        for k in range(30)
-    ]
-
-    assert all(d is not None and d.violation is None and d.refusal is None for d in decisions)
-    assert all(d is not None and len(d.released) == 1 for d in decisions[1:])
+    assert trail == [10, 11, 11, 12, 12, 12, 12, 12]
+    assert drive.ahead(0) == ()
+    assert drive.waits == 3  # due at reports 6, 7 and 8
+    assert drive.nodes[1] == 20  # nothing granted: it stands
+    assert drive.conflicts == 0
 
 
-def test_the_stand_in_tick_plans_along_the_circuits_and_burns_its_cpu() -> None:
-    floor = tile_floor(3)
-    init_stand_in(floor.circuits, 5, tick_ms=20)
-    started = time.thread_time()
+def test_driving_onto_another_agvs_node_is_a_conflict() -> None:
+    drive = Drive((10, 11), nodes_per_report=1.0)
+    drive.grant(0, (10, 11))
 
-    plans, cpu_s = stand_in_tick([c[4] for c in floor.circuits])
+    drive.report(0)
 
-    assert plans == [list(c[4:9]) for c in floor.circuits]
-    assert cpu_s >= 0.02
-    assert time.thread_time() - started >= 0.02
+    assert drive.conflicts == 1
+
+
+async def test_the_bases_reach_the_agvs_in_order_and_never_block_the_loop() -> None:
+    reading, writing = multiprocessing.Pipe(duplex=False)
+    writer = BaseWriter(writing, asyncio.get_running_loop())
+    reader = BaseReader(reading)
+    sent = [(i % 7, tuple(range(i, i + 1 + i % 4))) for i in range(20_000)]  # > a pipe's buffer
+
+    for agv, base in sent:
+        writer.send(agv, base)  # returns at once, whatever the pipe holds
+    got: list[tuple[int, tuple[int, ...]]] = []
+    for _ in range(len(sent)):  # a bound: each round moves at least one pipe's worth
+        await asyncio.sleep(0)  # the loop writes what waits as the pipe takes it
+        reader.wait(0.01)  # returns as soon as bytes are there
+        got += reader.read()
+        if len(got) >= len(sent):
+            break
+    writer.close()
+
+    assert got == sent
+
+
+def test_agvs_following_their_granted_bases_deliver_and_never_meet() -> None:
+    fleet = fleet_on(1_500, 12, seed=3)
+    side = ControllerSide(fleet, lookahead=3, seed=3)
+    drive = Drive(fleet.starts, nodes_per_report=0.5)
+    layout_ids = fleet.layout().node_ids
+
+    def send_bases(agvs: list[int]) -> None:
+        for agv in agvs:
+            drive.grant(agv, side.base(agv))
+
+    for second in range(240):
+        now_s = float(second)
+        request = side.plan_request(now_s)
+        send_bases(side.install(plan_with(side.control.planner, request), now_s))
+        for half in (0.0, 0.5):
+            for agv in range(fleet.agvs):
+                drive.report(agv)
+                node = side.node_index[layout_ids[drive.nodes[agv]]]
+                if side.on_state(agv, node, 80.0, now_s + half):
+                    send_bases([agv])
+
+    assert drive.conflicts == 0
+    assert drive.off_base == 0
+    assert side.control.kernel.violation_counts() == {}
+    assert side.ticks.delivered > 0
+    assert drive.moves > 12 * 60
 
 
 def _published(agvs: int, reports: int) -> dict[str, Any]:
@@ -97,29 +141,39 @@ def _published(agvs: int, reports: int) -> dict[str, Any]:
         "cpu_s": 0.1,
         "failures": 0,
         "reports": reports,
+        "drive": {"moves": 0, "waits": 0, "conflicts": 0, "off_base": 0, "bases_received": 0},
     }
 
 
-def _ingested(records: _Records) -> dict[str, Any]:
+def _ingested(records: Records) -> dict[str, Any]:
     return {
         "records": records,
         "counts": {},
         "received": len(records.agv),
         "loop_cpu_s": 0.01,
         "process_cpu_s": 0.02,
-        "inline_tick_cpu_s": 0.0,
-        "tick_cpu_s": [],
+        "bases_sent": 0,
+        "warmup_s": 0.0,
+        "tick_crash": None,
         "tick_compute_s": [],
         "tick_install_s": [],
         "tick_overruns": 0,
         "tick_failures": 0,
-        "violations": {},
+        "dispatch_ms": [],
+        "plan_ms": [],
+        "kernel_ms": [],
+        "intake_ms": [],
+        "tick_violations": {},
+        "trips": 0,
+        "picked": 0,
+        "delivered": 0,
+        "kernel_violations": {},
     }
 
 
 def test_figures_count_the_lost_and_the_duplicated_and_time_after_the_warmup() -> None:
     args = argparse.Namespace(agvs=2, hz=2.0, warmup=1.0)  # 2 reports per AGV of warm-up
-    records = _Records.empty()
+    records = Records.empty()
     for header in range(4):
         for agv in range(2):
             s = header * 2 + agv
@@ -129,7 +183,7 @@ def test_figures_count_the_lost_and_the_duplicated_and_time_after_the_warmup() -
     records.add(0, 3, 99_000_000, 99_000_000)  # a duplicate
     records.add(1, 9, 1, 1)  # never sent
 
-    run = figures(args, "decide", _published(2, 4), _ingested(records), {"wall_s": 1.0})
+    run = figures(args, "process", _published(2, 4), _ingested(records), {"wall_s": 1.0})
 
     assert (run["offered"], run["received"], run["lost"]) == (8, 7, 1)
     assert (run["duplicates"], run["strays"]) == (1, 1)

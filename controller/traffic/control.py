@@ -155,10 +155,12 @@ class FleetControl:
         return done
 
     def _set_failed(self, vehicle: Vehicle, failed: bool, now_s: float) -> None:
-        """A failed AGV is an obstacle: frozen where it stands, its held nodes still held.
-        The totes it has not picked yet go back to the pool. (The floor changes that
-        route others around it wait for the tick: `observe` stays cheap.)"""
+        """A failed AGV is an obstacle: frozen where it stands, its held nodes still held
+        (the kernel's failed state: never a stall, never a deadlock's yielder). The totes
+        it has not picked yet go back to the pool. (The floor changes that route others
+        around it wait for the tick: `observe` stays cheap.)"""
         vehicle.failed = failed
+        (self.kernel.fail if failed else self.kernel.recover)(vehicle.id)
         vehicle.failed_since_s = now_s if failed else None
         if failed:
             self._drop_picks(vehicle)
@@ -315,10 +317,11 @@ class FleetControl:
 
     def _heading(self, vehicle: Vehicle, base: tuple[int, ...]) -> int | None:
         """Where the AGV is bound: its stop. A failed one is going nowhere until it
-        recovers (not a stall, only an obstacle). One with nothing to do standing on a
-        station or a charger heads for a refuge until it is out: such nodes are pockets,
-        and an idle AGV in one closes it, the planner cannot make it back out past the AGV
-        that wants in (seen with the baselines, which do not park: stalls of minutes)."""
+        recovers, and takes no turn at its stop from one that can drive. One with nothing
+        to do standing on a station or a charger heads for a refuge until it is out: such
+        nodes are pockets, and an idle AGV in one closes it, the planner cannot make it
+        back out past the AGV that wants in (seen with the baselines, which do not park:
+        stalls of minutes)."""
         if vehicle.failed:
             return None
         if vehicle.trip is None and base[-1] in self._pockets:
@@ -364,7 +367,7 @@ class FleetControl:
         for violation in violations:
             if violation.kind is ViolationKind.DEADLOCK:
                 yielder = violation.agvs[0]
-                if not self.kernel.is_offline(yielder):
+                if self.kernel.can_yield(yielder):
                     self.kernel.release_ahead(yielder)
                     # Its next deadlock, someone else yields: nobody gives way for ever.
                     self._yields[yielder] = self._yields.get(yielder, 0) + 1

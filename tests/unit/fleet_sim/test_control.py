@@ -80,6 +80,7 @@ def test_a_failed_agv_is_an_obstacle_and_the_others_route_around_it() -> None:
     assert g["F"] not in loop.trails["agv0"]
     assert set(loop.trails["failed"]) == {g["F"]}
     assert control.kernel.holder(g["F"]) == "failed"  # its node stays held
+    assert control.kernel.is_failed("failed")  # the kernel's own state: never a stall
     assert steps > OBSTACLE_AFTER_S
 
 

@@ -182,10 +182,15 @@ class MotionPlanner:
             if agent.goal is None or agent.node == agent.goal:
                 progress.elapsed, progress.stalled, progress.best = 0, 0, 0.0
                 continue
+            if math.isinf(distance):
+                # Cut off from its goal: it waits like an agent with no goal, making way
+                # when asked, and neither gains priority nor stalls meanwhile.
+                progress.elapsed, progress.stalled = 0, 0
+                continue
             progress.elapsed += 1
             if distance < progress.best:
                 progress.best, progress.stalled = distance, 0
-            elif agent.frozen or math.isinf(distance) or agent.goal in unavailable:
+            elif agent.frozen or agent.goal in unavailable:
                 # It cannot move, no plan can take it there, or its goal is not free yet.
                 progress.stalled = 0
             else:
@@ -453,6 +458,8 @@ class MotionPlanner:
             positions = moves.next
             for i, agent in enumerate(agents):
                 paths[i].append(positions[i])
-                at_goal = agent.goal is None or positions[i] == agent.goal
-                elapsed[i] = 0 if at_goal else elapsed[i] + 1
+                table, node = tables[i], positions[i]
+                # At its goal, or with none to reach (no goal, or cut off from it).
+                idle = table is None or node == agent.goal or math.isinf(table.item(node))
+                elapsed[i] = 0 if idle else elapsed[i] + 1
         return paths

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from controller.traffic.floor import MIN_RACK_TABLES, RACK_TABLES_BYTES, CompiledFloor
 from simulators.fleet.dispatchers import DISPATCHERS, build_dispatcher
+from simulators.fleet.faults import AgvFailure
 from simulators.fleet.grid import WarehouseGrid, warehouse_grid
 from simulators.fleet.metrics import RunMetrics, Spread, Summary, percentile
 from simulators.fleet.sim import FleetSim, SimConfig
@@ -56,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--abc", action="store_true", help="skew picks to the near faces")
     parser.add_argument("--steps", type=int, help="tick-time mode: this many steps, ours only")
     parser.add_argument("--warmup", type=int, default=20, help="tick-time mode: ticks left out")
+    parser.add_argument(
+        "--failures", type=int, default=0, help="tick-time mode: AGVs failing, one by one"
+    )
+    parser.add_argument(
+        "--failed-for", type=int, default=120, help="tick-time mode: steps each failure lasts"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -93,8 +100,18 @@ def throughput(layout: WarehouseGrid, args: argparse.Namespace) -> dict[str, obj
 
 
 def tick_time(layout: WarehouseGrid, args: argparse.Namespace) -> dict[str, object]:
+    # Failures spread over the run after the warm-up, each for --failed-for steps.
+    spacing = max(1, (args.steps - args.warmup) // (args.failures + 1))
+    failures = tuple(
+        AgvFailure(f"agv{k:03d}", at=args.warmup + (k + 1) * spacing, steps=args.failed_for)
+        for k in range(args.failures)
+    )
     config = SimConfig(
-        agvs=args.agvs, seed=args.seed, capacity=args.capacity, fallback_expansions=None
+        agvs=args.agvs,
+        seed=args.seed,
+        capacity=args.capacity,
+        fallback_expansions=None,
+        faults=failures,
     )
     sim = _sim(layout, "ours", config)
     t0 = time.perf_counter()
@@ -110,7 +127,8 @@ def tick_time(layout: WarehouseGrid, args: argparse.Namespace) -> dict[str, obje
     }
     print(
         f"\nfull tick at {args.agvs} AGVs, {args.steps} steps ({warm} warm-up ticks left "
-        f"out), ms:\n{'':12}{'p50':>8}{'p95':>8}{'max':>8}"
+        f"out), {args.failures} failures of {args.failed_for} steps, ms:"
+        f"\n{'':12}{'p50':>8}{'p95':>8}{'max':>8}"
     )
     for label, spread in rows.items():
         print(f"{label:12}{spread.p50:8.1f}{spread.p95:8.1f}{spread.max:8.1f}")

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from controller.dispatch import Decisions, Dispatcher, PickTask, TripAssignment
 from controller.traffic.approach import Bound, planner_goals
-from controller.traffic.floor import CompiledFloor
-from controller.traffic.ids import AgvId, Edge, edge_key
+from controller.traffic.floor import CompiledFloor, Table
+from controller.traffic.ids import AgvId
 from controller.traffic.kernel import ReservationKernel
 from controller.traffic.planner import AgentState, MotionPlanner
 from controller.traffic.trips import Stop, StopKind, Trip, trip_of
@@ -39,8 +39,6 @@ from controller.traffic.violations import Violation, ViolationKind
 # (the simulation); an edge ticking slower than its AGVs drive releases more, so they do
 # not stop at every node waiting for the next tick.
 BASE_DEPTH = 1
-# A failed AGV still failed after this long is routed around (see _route_around_the_failed).
-OBSTACLE_AFTER_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +90,6 @@ class FleetControl:
         self._on_trips: set[str] = set()  # task ids a trip will still pick or drop
         self._returned: list[str] = []  # task ids back to the pool, until the next tick
         self._reported: list[Violation] = []  # by observe and closures, until the next tick
-        self._closed_by_caller: set[Edge] = set()
         self._yields: dict[AgvId, int] = {}  # deadlocks each AGV has given way in
         self._pockets = frozenset(floor.goals("station")) | frozenset(floor.goals("charger"))
 
@@ -156,45 +153,21 @@ class FleetControl:
 
     def _set_failed(self, vehicle: Vehicle, failed: bool, now_s: float) -> None:
         """A failed AGV is an obstacle: frozen where it stands, its held nodes still held
-        (the kernel's failed state: never a stall, never a deadlock's yielder). The totes
-        it has not picked yet go back to the pool. (The floor changes that route others
-        around it wait for the tick: `observe` stays cheap.)"""
+        (the kernel's failed state: never a stall, never a deadlock's yielder) and blocked
+        for the planner, which routes the others round them from the next tick. The totes
+        it has not picked yet go back to the pool."""
         vehicle.failed = failed
         (self.kernel.fail if failed else self.kernel.recover)(vehicle.id)
-        vehicle.failed_since_s = now_s if failed else None
         if failed:
+            vehicle.blocked = self.kernel.allocation(vehicle.id)
+            for node in vehicle.blocked:
+                self.floor.block_node(node)
             self._drop_picks(vehicle)
-
-    def _route_around_the_failed(self, now_s: float) -> None:
-        """Once an AGV has been failed for `OBSTACLE_AFTER_S`, the floor's edges into the
-        nodes it holds close for the planner (not for the kernel), so that the distance
-        tables route everyone around it: the planner alone waits in front of an obstacle
-        its tables do not know, and its fallback rarely finds a long detour in budget.
-        They reopen when it recovers. Not at once: each closure or reopening repairs every
-        cached table it changes, ~1.7 s at 500 AGVs on 42k nodes, too dear for a fault
-        cleared in seconds."""
-        for vehicle in self._vehicles.values():
-            since = vehicle.failed_since_s
-            if since is None and vehicle.closed_around:
-                for edge in vehicle.closed_around:
-                    if not self._closed_elsewhere(edge, vehicle.id):
-                        self.floor.open_edge(*edge)
-                vehicle.closed_around = ()
-            elif since is not None and not vehicle.closed_around:
-                if now_s - since < OBSTACLE_AFTER_S:
-                    continue
-                held = self.kernel.allocation(vehicle.id)
-                adjacency = self.floor.adjacency
-                around = {edge_key(node, other) for node in held for other in adjacency[node]}
-                vehicle.closed_around = tuple(sorted(around - self._closed_by_caller))
-                for edge in vehicle.closed_around:
-                    self.floor.close_edge(*edge)
-
-    def _closed_elsewhere(self, edge: Edge, besides: AgvId) -> bool:
-        """Closed by the caller, or around another failed AGV."""
-        return edge in self._closed_by_caller or any(
-            edge in v.closed_around for v in self._vehicles.values() if v.id != besides
-        )
+        else:
+            for node in vehicle.blocked:
+                if not self.kernel.is_blocked(node):  # still blocked by the caller
+                    self.floor.unblock_node(node)
+            vehicle.blocked = ()
 
     def _drop_picks(self, vehicle: Vehicle) -> None:
         """Its trip keeps only the drops of totes on board; the others return to the pool."""
@@ -213,15 +186,12 @@ class FleetControl:
         """An aisle segment closes: never granted again, routed around from the next tick.
         An AGV already released across it may still drive it (VDA 5050 takes a released
         base back only by cancelling the order); the kernel reports it, with the tick."""
-        self._closed_by_caller.add(edge_key(a, b))
         self.floor.close_edge(a, b)
         self._reported += self.kernel.close_edge(a, b)
 
     def open_edge(self, a: int, b: int) -> None:
-        self._closed_by_caller.discard(edge_key(a, b))
         self.kernel.open_edge(a, b)
-        if not self._closed_elsewhere(edge_key(a, b), besides=""):
-            self.floor.open_edge(a, b)
+        self.floor.open_edge(a, b)
 
     def block_node(self, node: int) -> None:
         """As `close_edge`, for a node (a spill, a person on the floor)."""
@@ -230,7 +200,9 @@ class FleetControl:
 
     def unblock_node(self, node: int) -> None:
         self.kernel.unblock_node(node)
-        self.floor.unblock_node(node)
+        holder = self.kernel.holder(node)
+        if holder is None or not self.kernel.is_failed(holder):  # still a failed AGV's
+            self.floor.unblock_node(node)
 
     # --- The tick --------------------------------------------------------------------------
 
@@ -239,7 +211,6 @@ class FleetControl:
         `open_tasks`: the tasks waiting for an AGV (those already on a trip are ignored)."""
         clock = self._clock
         started = clock()
-        self._route_around_the_failed(now_s)
         decisions = self._dispatch(now_s, open_tasks)
         dispatched = clock()
         agents, held_ahead = self._agents()
@@ -307,7 +278,7 @@ class FleetControl:
         bases = {v.id: kernel.allocation(v.id) for v in vehicles}
         bound = [Bound(v.id, bases[v.id][-1], self._heading(v, bases[v.id])) for v in vehicles]
         tables = self.floor.distance_tables({b.goal for b in bound if b.goal is not None})
-        goals = planner_goals(bound, lambda node, goal: tables[goal].item(node), self._refuge)
+        goals = planner_goals(bound, self._distance(tables), self._refuge)
         agents = []
         for vehicle in vehicles:
             goal = goals[vehicle.id]
@@ -327,6 +298,16 @@ class FleetControl:
         if vehicle.trip is None and base[-1] in self._pockets:
             return self._refuge(base[-1])
         return vehicle.goal
+
+    def _distance(self, tables: dict[int, Table]) -> Callable[[int, int], float]:
+        """Metres from a node to a goal of `tables`; inf where a failed AGV (or any
+        blocked node) cuts it off, which the tables do not know."""
+        cut_off = self.planner.cut_off
+
+        def distance(node: int, goal: int) -> float:
+            return math.inf if cut_off(node, goal) else tables[goal].item(node)
+
+        return distance
 
     def _refuge(self, node: int) -> int | None:
         """The nearest parking node reachable from `node` that no other AGV stands on or
@@ -379,6 +360,8 @@ class FleetControl:
         goal = vehicle.goal
         if goal is None or goal in self.floor.blocked:
             return False
+        if self.planner.cut_off(vehicle.node, goal):
+            return False
         return math.isfinite(self.floor.distances_to(goal).item(vehicle.node))
 
     def _orders(self, horizons: dict[AgvId, tuple[int, ...]]) -> dict[AgvId, AgvOrder]:
@@ -393,7 +376,13 @@ class FleetControl:
     def deliverable(self, tasks: Sequence[PickTask]) -> list[PickTask]:
         """Those of `tasks` whose tote can be taken from its pickup to its station now."""
         to_station = self.floor.distance_tables({t.dropoff for t in tasks})
-        return [t for t in tasks if math.isfinite(to_station[t.dropoff].item(t.pickup))]
+        cut_off = self.planner.cut_off
+        return [
+            t
+            for t in tasks
+            if math.isfinite(to_station[t.dropoff].item(t.pickup))
+            and not cut_off(t.pickup, t.dropoff)
+        ]
 
     def agv_ids(self) -> list[AgvId]:
         return list(self._vehicles)

@@ -453,6 +453,9 @@ class ReservationKernel:
     def is_offline(self, agv_id: AgvId) -> bool:
         return self._agv(agv_id).offline
 
+    def is_blocked(self, node: int) -> bool:
+        return node in self._blocked
+
     def is_failed(self, agv_id: AgvId) -> bool:
         return self._agv(agv_id).failed
 

@@ -39,6 +39,10 @@ from controller.traffic.violations import Violation, ViolationKind
 # (the simulation); an edge ticking slower than its AGVs drive releases more, so they do
 # not stop at every node waiting for the next tick.
 BASE_DEPTH = 1
+# Rack tables the floor keeps per AGV: its goal and the pickups of the open tasks the
+# dispatcher weighs (a saturated floor keeps two per AGV open), with room to spare. Below
+# it, tables still in use in a tick were evicted and computed again.
+RACK_TABLES_PER_AGV = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,7 @@ class FleetControl:
         violation = self.kernel.place(agv_id, node)
         if violation is None:
             self._vehicles[agv_id] = Vehicle(agv_id, capacity, speed_mps, node)
+            self.floor.expect_rack_tables(RACK_TABLES_PER_AGV * len(self._vehicles))
         return violation
 
     def observe(

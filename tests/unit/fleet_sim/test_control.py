@@ -9,7 +9,8 @@ from itertools import pairwise
 import pytest
 
 from controller.dispatch import Decisions, PickTask, SendToCharge, SendToPark, TripAssignment
-from controller.traffic.control import FleetControl
+from controller.traffic import floor as floor_module
+from controller.traffic.control import RACK_TABLES_PER_AGV, FleetControl
 from controller.traffic.floor import CompiledFloor
 from controller.traffic.ids import edge_key
 from controller.traffic.trips import StopKind
@@ -302,3 +303,16 @@ def test_a_trip_for_a_busy_agv_is_a_dispatcher_bug(busy: str) -> None:
 
     with pytest.raises(ValueError, match="busy"):
         control.tick(1.0, tasks)
+
+
+def test_the_floor_keeps_rack_tables_for_the_whole_fleet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each AGV's goal and the open tasks' pickups the dispatcher weighs: a bound below
+    that evicts, every tick, tables the same tick needs again."""
+    monkeypatch.setattr(floor_module, "MIN_RACK_TABLES", 1)
+    monkeypatch.setattr(floor_module, "RACK_TABLES_BYTES", 4 * 2 * 28)  # two tables of 28 nodes
+    g = grid(open_picture(7, 4))
+    assert g.floor.rack_table_limit == 2
+    control = control_for(g.floor, ScriptedDispatcher({}))
+    for k in range(5):
+        control.add_agv(f"agv{k}", g.at(0, k))
+    assert g.floor.rack_table_limit == 5 * RACK_TABLES_PER_AGV

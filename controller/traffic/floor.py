@@ -10,7 +10,7 @@ Closing or opening an edge changes only some tables, and those mostly in a few e
 they are repaired on the spot (`repair.py`). A table whose change reaches too far goes
 stale instead: asked for, it is recomputed then; `rebuild_stale_in_background` recomputes
 the others in a worker thread. Blocked nodes (a failed AGV's node) do not enter the tables
-at all: they are obstacles for the planner only (see `block_node`).
+at all: they are obstacles for the planner only, which goes round them (see `block_node`).
 """
 
 from __future__ import annotations
@@ -242,7 +242,8 @@ class CompiledFloor:
         failed AGV is usually cleared within minutes, and changing every table whose paths
         run through it (most of them, in a one-cell aisle) only to change them back at
         `unblock_node` would cost more than it saves; nor should the dispatcher's costs jump
-        for it. The planner never enters a blocked node; its fallback finds the way round."""
+        for it. The planner never enters a blocked node, and gives the agents whose way runs
+        through one tables of their own round it (`detour.py`)."""
         if i not in self._blocked:
             self._blocked.add(i)
             self.version += 1

@@ -287,6 +287,8 @@ class MotionPlanner:
         tolerance = PROGRESS_M + DETOUR_ULPS * to_goal
         nearest = None
         for b, from_b in self._blocked_from:
+            if b == node:
+                continue  # blocked under it (a spill): it may still drive off
             to_b = from_b.item(node)
             if abs(to_b + table.item(b) - to_goal) <= tolerance and (
                 nearest is None or to_b < nearest

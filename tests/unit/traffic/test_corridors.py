@@ -269,3 +269,12 @@ def test_a_goal_behind_a_blocked_node_is_cut_off_though_the_tables_reach_it() ->
     assert g.floor.distances_to(g["P"])[g["S"]] == 5.0  # the tables do not know
     g.floor.unblock_node(mouth)
     assert not plans.cut_off(g["S"], g["P"])
+
+
+def test_an_agent_standing_on_a_node_that_gets_blocked_drives_off_as_before() -> None:
+    g = grid(AISLES)
+    plans = planner(g, 0)
+    g.floor.block_node(g["m"])  # a spill under it
+    agent = AgentState("a", g["m"], g["G"])
+    assert plans.plan([agent])["a"][0] == g.at(2, 5)
+    assert plans.on_detours() == frozenset()

@@ -293,11 +293,10 @@ class FleetControl:
 
     def _heading(self, vehicle: Vehicle, base: tuple[int, ...]) -> int | None:
         """Where the AGV is bound: its stop. A failed one is going nowhere until it
-        recovers, and takes no turn at its stop from one that can drive. One with nothing
-        to do standing on a station or a charger heads for a refuge until it is out: such
-        nodes are pockets, and an idle AGV in one closes it, the planner cannot make it
-        back out past the AGV that wants in (seen with the baselines, which do not park:
-        stalls of minutes)."""
+        recovers (not a stall, only an obstacle). One with nothing to do standing on a
+        station or a charger heads for a refuge until it is out: such nodes are pockets,
+        and an idle AGV in one closes it, the planner cannot make it back out past the AGV
+        that wants in (seen with the baselines, which do not park: stalls of minutes)."""
         if vehicle.failed:
             return None
         if vehicle.trip is None and base[-1] in self._pockets:

@@ -29,11 +29,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from controller.traffic.floor import MIN_RACK_TABLES, RACK_TABLES_BYTES, CompiledFloor
+from controller.traffic.floor import CompiledFloor
 from simulators.fleet.dispatchers import DISPATCHERS, build_dispatcher
+from simulators.fleet.faults import AgvFailure
 from simulators.fleet.grid import WarehouseGrid, warehouse_grid
 from simulators.fleet.metrics import RunMetrics, Spread, Summary, percentile
-from simulators.fleet.sim import FleetSim, SimConfig
+from simulators.fleet.sim import FleetSim, SimConfig, StepReport
 
 BASELINES = ("blind", "nearest")
 
@@ -56,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--abc", action="store_true", help="skew picks to the near faces")
     parser.add_argument("--steps", type=int, help="tick-time mode: this many steps, ours only")
     parser.add_argument("--warmup", type=int, default=20, help="tick-time mode: ticks left out")
+    parser.add_argument(
+        "--failures", type=int, default=0, help="tick-time mode: AGVs failing, one by one"
+    )
+    parser.add_argument(
+        "--failed-for", type=int, default=120, help="tick-time mode: steps each failure lasts"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -93,12 +100,29 @@ def throughput(layout: WarehouseGrid, args: argparse.Namespace) -> dict[str, obj
 
 
 def tick_time(layout: WarehouseGrid, args: argparse.Namespace) -> dict[str, object]:
+    # Failures spread over the run after the warm-up, each for --failed-for steps.
+    spacing = max(1, (args.steps - args.warmup) // (args.failures + 1))
+    failures = tuple(
+        AgvFailure(f"agv{k:03d}", at=args.warmup + (k + 1) * spacing, steps=args.failed_for)
+        for k in range(args.failures)
+    )
     config = SimConfig(
-        agvs=args.agvs, seed=args.seed, capacity=args.capacity, fallback_expansions=None
+        agvs=args.agvs,
+        seed=args.seed,
+        capacity=args.capacity,
+        fallback_expansions=None,
+        faults=failures,
     )
     sim = _sim(layout, "ours", config)
     t0 = time.perf_counter()
-    metrics = sim.run(args.steps)
+    counts = sim.floor.table_counts
+    at_warmup: list[tuple[int, int]] = []
+
+    def after_step(report: StepReport) -> None:
+        if report.now_s == args.warmup:
+            at_warmup.append((counts.evicted, counts.recomputed_after_eviction))
+
+    metrics = sim.run(args.steps, after_step)
     wall_s = time.perf_counter() - t0
     warm, steady = args.warmup, _steady(metrics, args.warmup)
     summary = metrics.summary()
@@ -110,7 +134,8 @@ def tick_time(layout: WarehouseGrid, args: argparse.Namespace) -> dict[str, obje
     }
     print(
         f"\nfull tick at {args.agvs} AGVs, {args.steps} steps ({warm} warm-up ticks left "
-        f"out), ms:\n{'':12}{'p50':>8}{'p95':>8}{'max':>8}"
+        f"out), {args.failures} failures of {args.failed_for} steps, ms:"
+        f"\n{'':12}{'p50':>8}{'p95':>8}{'max':>8}"
     )
     for label, spread in rows.items():
         print(f"{label:12}{spread.p50:8.1f}{spread.p95:8.1f}{spread.max:8.1f}")
@@ -126,6 +151,12 @@ def tick_time(layout: WarehouseGrid, args: argparse.Namespace) -> dict[str, obje
         f"then max {max(first[1:], default=math.nan):.0f} ms"
         if first
         else "no warm-up ticks"
+    )
+    evicted, refetched = at_warmup[0] if at_warmup else (0, 0)
+    print(
+        f"rack tables: bound {sim.floor.rack_table_limit}, {counts.computed} computed; after "
+        f"the warm-up {counts.evicted - evicted} evicted, "
+        f"{counts.recomputed_after_eviction - refetched} of them computed again"
     )
     print(
         f"{summary.delivered} totes delivered, {summary.conflicts} conflicts, "
@@ -164,19 +195,10 @@ def _steady(metrics: RunMetrics, warmup: int) -> _Steady:
 
 def _sim(layout: WarehouseGrid, name: str, config: SimConfig) -> FleetSim:
     """A fresh floor per run: faults and closures change it, and its tables warm up. Its
-    cache of rack tables holds the working set: every open task's pickup (the dispatcher
-    weighs them all in turn) and every AGV's current goal. The floor's default bound (128
-    MiB: ~800 tables at 42k nodes) is below the 1,000 + 500 of the 500-AGV run, and the
-    evicted tables, recomputed at ~7 ms each, made dispatch spikes of a second."""
-    backlog = round((config.backlog_per_agv or 0.0) * config.agvs)
-    default = max(MIN_RACK_TABLES, RACK_TABLES_BYTES // (4 * len(layout.node_ids)))
-    floor = CompiledFloor.build(
-        layout.node_ids,
-        layout.xy,
-        layout.edges,
-        layout.goals,
-        rack_tables=max(default, backlog + 2 * config.agvs),
-    )
+    cache of rack tables has the floor's default bound, which grows to the working set
+    (every open task's pickup, which the dispatcher weighs in turn, and every AGV's
+    goal: 1,000 + 500 in the 500-AGV run, above the ~800 it starts from at 42k nodes)."""
+    floor = CompiledFloor.build(layout.node_ids, layout.xy, layout.edges, layout.goals)
     return FleetSim(floor, build_dispatcher(name, floor, config.world), config)
 
 

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 
 from controller.dispatch import Decisions, Dispatcher, PickTask, TripAssignment
 from controller.traffic.approach import Bound, planner_goals
-from controller.traffic.floor import CompiledFloor
-from controller.traffic.ids import AgvId, Edge, edge_key
+from controller.traffic.floor import CompiledFloor, Table
+from controller.traffic.ids import AgvId
 from controller.traffic.kernel import ReservationKernel
 from controller.traffic.plan_worker import (
     ClosedEdges,
@@ -65,8 +65,10 @@ LOOKAHEAD_NODES = 3
 # (the simulation); an edge ticking slower than its AGVs drive releases more, so they do
 # not stop at every node waiting for the next tick.
 BASE_DEPTH = 1
-# A failed AGV still failed after this long is routed around (see _route_around_the_failed).
-OBSTACLE_AFTER_S = 30.0
+# Rack tables the floor keeps per AGV: its goal and the pickups of the open tasks the
+# dispatcher weighs (a saturated floor keeps two per AGV open), with room to spare. Below
+# it, tables still in use in a tick were evicted and computed again.
+RACK_TABLES_PER_AGV = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,6 @@ class FleetControl:
         self._on_trips: set[str] = set()  # task ids a trip will still pick or drop
         self._returned: list[str] = []  # task ids back to the pool, until the next tick
         self._reported: list[Violation] = []  # by observe and closures, until the next tick
-        self._closed_by_caller: set[Edge] = set()
         self._yields: dict[AgvId, int] = {}  # deadlocks each AGV has given way in
         self._pockets = frozenset(floor.goals("station")) | frozenset(floor.goals("charger"))
         self._plan_at_base_end = plan_at_base_end
@@ -161,6 +162,7 @@ class FleetControl:
         violation = self.kernel.place(agv_id, node)
         if violation is None:
             self._vehicles[agv_id] = Vehicle(agv_id, capacity, speed_mps, node)
+            self.floor.expect_rack_tables(RACK_TABLES_PER_AGV * len(self._vehicles))
         return violation
 
     def observe(
@@ -230,44 +232,22 @@ class FleetControl:
         return done
 
     def _set_failed(self, vehicle: Vehicle, failed: bool, now_s: float) -> None:
-        """A failed AGV is an obstacle: frozen where it stands, its held nodes still held.
-        The totes it has not picked yet go back to the pool. (The floor changes that
-        route others around it wait for the tick: `observe` stays cheap.)"""
+        """A failed AGV is an obstacle: frozen where it stands, its held nodes still held
+        (the kernel's failed state: never a stall, never a deadlock's yielder) and blocked
+        for the planner, which routes the others round them from the next tick. The totes
+        it has not picked yet go back to the pool."""
         vehicle.failed = failed
-        vehicle.failed_since_s = now_s if failed else None
+        (self.kernel.fail if failed else self.kernel.recover)(vehicle.id)
         if failed:
+            vehicle.blocked = self.kernel.allocation(vehicle.id)
+            for node in vehicle.blocked:
+                self.floor.block_node(node)
             self._drop_picks(vehicle)
-
-    def _route_around_the_failed(self, now_s: float) -> None:
-        """Once an AGV has been failed for `OBSTACLE_AFTER_S`, the floor's edges into the
-        nodes it holds close for the planner (not for the kernel), so that the distance
-        tables route everyone around it: the planner alone waits in front of an obstacle
-        its tables do not know, and its fallback rarely finds a long detour in budget.
-        They reopen when it recovers. Not at once: each closure or reopening repairs every
-        cached table it changes, ~1.7 s at 500 AGVs on 42k nodes, too dear for a fault
-        cleared in seconds."""
-        for vehicle in self._vehicles.values():
-            since = vehicle.failed_since_s
-            if since is None and vehicle.closed_around:
-                for edge in vehicle.closed_around:
-                    if not self._closed_elsewhere(edge, vehicle.id):
-                        self.floor.open_edge(*edge)
-                vehicle.closed_around = ()
-            elif since is not None and not vehicle.closed_around:
-                if now_s - since < OBSTACLE_AFTER_S:
-                    continue
-                held = self.kernel.allocation(vehicle.id)
-                adjacency = self.floor.adjacency
-                around = {edge_key(node, other) for node in held for other in adjacency[node]}
-                vehicle.closed_around = tuple(sorted(around - self._closed_by_caller))
-                for edge in vehicle.closed_around:
-                    self.floor.close_edge(*edge)
-
-    def _closed_elsewhere(self, edge: Edge, besides: AgvId) -> bool:
-        """Closed by the caller, or around another failed AGV."""
-        return edge in self._closed_by_caller or any(
-            edge in v.closed_around for v in self._vehicles.values() if v.id != besides
-        )
+        else:
+            for node in vehicle.blocked:
+                if not self.kernel.is_blocked(node):  # still blocked by the caller
+                    self.floor.unblock_node(node)
+            vehicle.blocked = ()
 
     def _drop_picks(self, vehicle: Vehicle) -> None:
         """Its trip keeps only the drops of totes on board; the others return to the pool."""
@@ -336,15 +316,12 @@ class FleetControl:
         """An aisle segment closes: never granted again, routed around from the next tick.
         An AGV already released across it may still drive it (VDA 5050 takes a released
         base back only by cancelling the order); the kernel reports it, with the tick."""
-        self._closed_by_caller.add(edge_key(a, b))
         self.floor.close_edge(a, b)
         self._reported += self.kernel.close_edge(a, b)
 
     def open_edge(self, a: int, b: int) -> None:
-        self._closed_by_caller.discard(edge_key(a, b))
         self.kernel.open_edge(a, b)
-        if not self._closed_elsewhere(edge_key(a, b), besides=""):
-            self.floor.open_edge(a, b)
+        self.floor.open_edge(a, b)
 
     def block_node(self, node: int) -> None:
         """As `close_edge`, for a node (a spill, a person on the floor)."""
@@ -353,7 +330,9 @@ class FleetControl:
 
     def unblock_node(self, node: int) -> None:
         self.kernel.unblock_node(node)
-        self.floor.unblock_node(node)
+        holder = self.kernel.holder(node)
+        if holder is None or not self.kernel.is_failed(holder):  # still a failed AGV's
+            self.floor.unblock_node(node)
 
     # --- The tick --------------------------------------------------------------------------
 
@@ -371,7 +350,6 @@ class FleetControl:
         its decisions on to the next one."""
         clock = self._clock
         started = clock()
-        self._route_around_the_failed(now_s)
         decisions = self._dispatch(now_s, open_tasks)
         dispatched = clock()
         agents, bases = self._agents()
@@ -466,7 +444,7 @@ class FleetControl:
         bases = {v.id: kernel.allocation(v.id) for v in vehicles}
         bound = [Bound(v.id, bases[v.id][-1], self._heading(v, bases[v.id])) for v in vehicles]
         tables = self.floor.distance_tables({b.goal for b in bound if b.goal is not None})
-        goals = planner_goals(bound, lambda node, goal: tables[goal].item(node), self._refuge)
+        goals = planner_goals(bound, self._distance(tables), self._refuge)
         agents = []
         for vehicle in vehicles:
             goal = goals[vehicle.id]
@@ -498,6 +476,16 @@ class FleetControl:
         if vehicle.trip is None and base[-1] in self._pockets:
             return self._refuge(base[-1])
         return vehicle.goal
+
+    def _distance(self, tables: dict[int, Table]) -> Callable[[int, int], float]:
+        """Metres from a node to a goal of `tables`; inf where a failed AGV (or any
+        blocked node) cuts it off, which the tables do not know."""
+        cut_off = self.planner.cut_off
+
+        def distance(node: int, goal: int) -> float:
+            return math.inf if cut_off(node, goal) else tables[goal].item(node)
+
+        return distance
 
     def _refuge(self, node: int) -> int | None:
         """The nearest parking node reachable from `node` that no other AGV stands on or
@@ -548,7 +536,7 @@ class FleetControl:
                 (
                     agv
                     for agv in violation.agvs
-                    if not self.kernel.is_offline(agv) and self._can_take_back(agv)
+                    if self.kernel.can_yield(agv) and self._can_take_back(agv)
                 ),
                 None,
             )
@@ -564,6 +552,8 @@ class FleetControl:
         vehicle = self._vehicles[agv_id]
         goal = vehicle.goal
         if goal is None or goal in self.floor.blocked:
+            return False
+        if self.planner.cut_off(vehicle.node, goal):
             return False
         return math.isfinite(self.floor.distances_to(goal).item(vehicle.node))
 
@@ -594,7 +584,13 @@ class FleetControl:
     def deliverable(self, tasks: Sequence[PickTask]) -> list[PickTask]:
         """Those of `tasks` whose tote can be taken from its pickup to its station now."""
         to_station = self.floor.distance_tables({t.dropoff for t in tasks})
-        return [t for t in tasks if math.isfinite(to_station[t.dropoff].item(t.pickup))]
+        cut_off = self.planner.cut_off
+        return [
+            t
+            for t in tasks
+            if math.isfinite(to_station[t.dropoff].item(t.pickup))
+            and not cut_off(t.pickup, t.dropoff)
+        ]
 
     def agv_ids(self) -> list[AgvId]:
         return list(self._vehicles)

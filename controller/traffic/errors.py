@@ -45,3 +45,12 @@ class AgvOffline(TrafficError):
     def __init__(self, agv_id: str) -> None:
         super().__init__(f"AGV {agv_id!r} is offline: its allocation stays")
         self.agv_id = agv_id
+
+
+class AgvFailed(TrafficError):
+    """Its allocation may not be dropped: a failed AGV may have stopped anywhere on its
+    base, so every node it holds may be under it."""
+
+    def __init__(self, agv_id: str) -> None:
+        super().__init__(f"AGV {agv_id!r} has failed: its allocation stays")
+        self.agv_id = agv_id

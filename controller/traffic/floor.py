@@ -10,7 +10,7 @@ Closing or opening an edge changes only some tables, and those mostly in a few e
 they are repaired on the spot (`repair.py`). A table whose change reaches too far goes
 stale instead: asked for, it is recomputed then; `rebuild_stale_in_background` recomputes
 the others in a worker thread. Blocked nodes (a failed AGV's node) do not enter the tables
-at all: they are obstacles for the planner only (see `block_node`).
+at all: they are obstacles for the planner only, which goes round them (see `block_node`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,11 +39,17 @@ RACK = "rack"  # the one goal kind whose tables are cached on demand: there are 
 GOAL_KINDS = ("rack", "station", "charger", "parking")  # the site's node kinds that are goals
 
 # The rack tables' LRU is bounded by memory, not by count: a table is 4 bytes per node. At
-# 128 MiB a 42k-node floor keeps ~800 tables (168 KB each): one goal per AGV for a fleet of
-# 500 plus the dispatcher's look-ahead over open tasks, so a busy fleet's working set does
-# not thrash; a 7k-node floor keeps ~4,800, most of its rack faces.
+# 128 MiB, the bound it starts from, a 42k-node floor keeps ~800 tables (168 KB each) and a
+# 7k-node floor ~4,800, most of its rack faces.
 RACK_TABLES_BYTES = 128 * 2**20
 MIN_RACK_TABLES = 64  # tiny floors: the bound never gets in the way
+# The default bound follows the working set: a table computed again while it is among the
+# last evicted ones (the ghosts, twice as many as the bound) was still in use, so the bound
+# grows by one, up to this much (much as ARC sizes its lists). A 500-AGV fleet on 42k nodes weighs
+# ~1,000 open tasks' pickups and 500 goals a tick: 1,500 tables, 250 MB; thrashing at 800,
+# each evicted table recomputed at ~7 ms, made dispatch ticks of seconds. A bound given to
+# the floor (`rack_tables`) is fixed.
+RACK_TABLES_MAX_BYTES = 512 * 2**20
 # Sources per scipy dijkstra call: its float64 [batch, n] result is 21 MB at 42k nodes.
 DIJKSTRA_BATCH = 64
 
@@ -79,9 +86,18 @@ class CompiledFloor:
         self.version = 0  # bumped by every topology change
         self._graph_version = 0  # bumped only by edge changes: the tables depend on nothing else
         self._goals_of_kind = {kind: tuple(goals) for kind, goals in goals_of_kind.items()}
+        table_bytes = 4 * max(1, len(self._ids))
         self.rack_table_limit = rack_tables or max(
-            MIN_RACK_TABLES, RACK_TABLES_BYTES // (4 * max(1, len(self._ids)))
+            MIN_RACK_TABLES, RACK_TABLES_BYTES // table_bytes
         )
+        self._rack_table_ceiling = (
+            self.rack_table_limit
+            if rack_tables
+            else max(self.rack_table_limit, RACK_TABLES_MAX_BYTES // table_bytes)
+        )
+        self._ghosts: OrderedDict[int, None] = OrderedDict()  # the last evicted rack goals
+        self._evicted: set[int] = set()  # every rack goal evicted and not computed since
+        self.table_counts = TableCounts()
         self._lock = threading.Lock()
         self._pinned: dict[int, Table] = {}
         self._lru: OrderedDict[int, Table] = OrderedDict()
@@ -226,7 +242,8 @@ class CompiledFloor:
         failed AGV is usually cleared within minutes, and changing every table whose paths
         run through it (most of them, in a one-cell aisle) only to change them back at
         `unblock_node` would cost more than it saves; nor should the dispatcher's costs jump
-        for it. The planner never enters a blocked node; its fallback finds the way round."""
+        for it. The planner never enters a blocked node, and gives the agents whose way runs
+        through one tables of their own round it (`detour.py`)."""
         if i not in self._blocked:
             self._blocked.add(i)
             self.version += 1
@@ -345,6 +362,14 @@ class CompiledFloor:
             return None
         return self._worker().submit(self._rebuild, goals, graph, graph_version)
 
+    def expect_rack_tables(self, count: int) -> None:
+        """Raise the default bound to at least `count` rack tables (up to its ceiling), for a
+        working set known ahead: a fleet's goals and the open tasks the dispatcher weighs.
+        A bound given to the floor is fixed, and stays."""
+        with self._lock:
+            wanted = min(self._rack_table_ceiling, count)
+            self.rack_table_limit = max(self.rack_table_limit, wanted)
+
     def shutdown(self) -> None:
         """Stop the worker thread this floor started, if any."""
         if self._own_executor is not None:
@@ -398,11 +423,34 @@ class CompiledFloor:
         if goal in self._pinned:
             self._pinned[goal] = row
             return
+        counts = self.table_counts
+        if goal not in self._lru:
+            counts.computed += 1
+            if goal in self._evicted:
+                self._evicted.discard(goal)
+                counts.recomputed_after_eviction += 1
+            if goal in self._ghosts:  # evicted, and wanted again already
+                del self._ghosts[goal]
+                self.rack_table_limit = min(self._rack_table_ceiling, self.rack_table_limit + 1)
         self._lru[goal] = row
         self._lru.move_to_end(goal)
         while len(self._lru) > self.rack_table_limit:
             evicted, _ = self._lru.popitem(last=False)
             self._stale.discard(evicted)
+            counts.evicted += 1
+            self._evicted.add(evicted)
+            self._ghosts[evicted] = None
+            while len(self._ghosts) > 2 * self.rack_table_limit:
+                self._ghosts.popitem(last=False)
+
+
+@dataclass(slots=True)
+class TableCounts:
+    """Rack tables over the floor's life: what the bound costs."""
+
+    computed: int = 0  # new to the cache (a stale table recomputed is not counted)
+    evicted: int = 0
+    recomputed_after_eviction: int = 0  # evicted while still in use: the bound was short
 
 
 def _key(a: int, b: int) -> tuple[int, int]:

@@ -22,6 +22,7 @@ from typing import NamedTuple
 from controller.traffic.audit import audit_ownership
 from controller.traffic.errors import (
     AgvAlreadyPlaced,
+    AgvFailed,
     AgvOffline,
     UnknownAgv,
     UnknownEdge,
@@ -45,6 +46,7 @@ class Refusal(Enum):
     REVISITS = "revisits"  # returns to a node it already holds: an allocation is a simple path
     NOT_FROM_ALLOCATION = "not_from_allocation"  # path[0] is not a node it holds (or no path)
     OFFLINE = "offline"  # an AGV out of contact could not be sent the order anyway
+    FAILED = "failed"  # a failed AGV cannot drive: it is granted nothing until it recovers
 
 
 class Grant(NamedTuple):
@@ -76,6 +78,7 @@ class _Agv:
     __slots__ = (
         "allocation",
         "current",
+        "failed",
         "goal",
         "last_progress_s",
         "offline",
@@ -89,6 +92,7 @@ class _Agv:
         self.current = node  # the last node it confirmed (or was placed at)
         self.priority = 0  # higher: more important; the lowest yields in a deadlock
         self.offline = False
+        self.failed = False  # broken down where it stands: an obstacle, not a stall
         self.goal: int | None = None
         self.working = False  # picking, charging...: standing still is not a stall
         self.last_progress_s: float | None = None  # stamped by the next check
@@ -155,6 +159,20 @@ class ReservationKernel:
             agv.offline = False
             agv.progressed = True  # the time out of contact is not a stall
 
+    def fail(self, agv_id: AgvId) -> None:
+        """Broken down (a fatal error in its state). Unlike an AGV out of contact it is
+        known to stand still, but like one it keeps everything it holds (it may have
+        stopped anywhere on its base), is granted nothing, waits for nobody, is never
+        stalled and never chosen to yield in a deadlock, until it recovers."""
+        self._agv(agv_id).failed = True
+        self._waiting_on.pop(agv_id, None)
+
+    def recover(self, agv_id: AgvId) -> None:
+        agv = self._agv(agv_id)
+        if agv.failed:
+            agv.failed = False
+            agv.progressed = True  # the time broken down is not a stall
+
     # --- What the caller tells the kernel about each AGV's work ---------------------------
 
     def set_priority(self, agv_id: AgvId, priority: int) -> None:
@@ -197,6 +215,8 @@ class ReservationKernel:
             return Grant(agv_id, (), Refusal.NOT_FROM_ALLOCATION, path[0] if path else None)
         if agv.offline:
             return Grant(agv_id, (), Refusal.OFFLINE, path[0])
+        if agv.failed:
+            return Grant(agv_id, (), Refusal.FAILED, path[0])
 
         # Along what it already holds: granted again as it is.
         held = len(allocation)
@@ -274,10 +294,13 @@ class ReservationKernel:
     def release_ahead(self, agv_id: AgvId) -> tuple[int, ...]:
         """Drop everything ahead of the AGV's current node (its order was cancelled or is
         being replanned) and withdraw its wait: this is how an AGV yields in a deadlock.
-        Returns the freed nodes. Refused while the AGV is offline (see `AgvOffline`)."""
+        Returns the freed nodes. Refused while the AGV is offline or failed (see
+        `AgvOffline`, `AgvFailed`)."""
         agv = self._agv(agv_id)
         if agv.offline:
             raise AgvOffline(agv_id)
+        if agv.failed:
+            raise AgvFailed(agv_id)
         self._waiting_on.pop(agv_id, None)
         allocation = agv.allocation
         freed = tuple(allocation[1:])
@@ -376,16 +399,17 @@ class ReservationKernel:
     def choose_yielder(self, cycle: Sequence[AgvId]) -> AgvId:
         """Which member of a wait-for cycle (in wait order) should give way: first one whose
         yield frees the node its waiter wants (it holds it ahead, not underneath), and
-        that is online (it can be told); then the lowest priority; then the most held
-        ahead (it gives back the most room); then the lowest id, so the choice is the same
-        every time."""
+        that is online and not failed (it can be told, and can drive); then the lowest
+        priority; then the most held ahead (it gives back the most room); then the lowest
+        id, so the choice is the same every time."""
 
         def cost(position: int) -> tuple[bool, bool, int, int, AgvId]:
             agv_id = cycle[position]
             agv = self._agvs[agv_id]
             wanted = self._waiting_on.get(cycle[position - 1])
             frees_it = wanted is not None and wanted in agv.allocation[1:]
-            return (agv.offline, not frees_it, agv.priority, -len(agv.allocation), agv_id)
+            cannot = agv.offline or agv.failed
+            return (cannot, not frees_it, agv.priority, -len(agv.allocation), agv_id)
 
         return cycle[min(range(len(cycle)), key=cost)]
 
@@ -403,6 +427,7 @@ class ReservationKernel:
                 or agv.goal == agv.current
                 or agv.working
                 or agv.offline  # losing contact is the master control's report, not ours
+                or agv.failed  # so is a breakdown: standing still is all it can do
                 or now_s - agv.last_progress_s <= STALL_S
             ):
                 continue
@@ -427,6 +452,17 @@ class ReservationKernel:
 
     def is_offline(self, agv_id: AgvId) -> bool:
         return self._agv(agv_id).offline
+
+    def is_blocked(self, node: int) -> bool:
+        return node in self._blocked
+
+    def is_failed(self, agv_id: AgvId) -> bool:
+        return self._agv(agv_id).failed
+
+    def can_yield(self, agv_id: AgvId) -> bool:
+        """Whether `release_ahead` may be asked of it: in contact and not failed."""
+        agv = self._agv(agv_id)
+        return not (agv.offline or agv.failed)
 
     def holder(self, node: int) -> AgvId | None:
         self._check_node(node)  # a negative index would quietly answer for another node

@@ -66,6 +66,7 @@ def step(
     - `order`: the agents to plan, highest priority first.
     - `tables[i]`: agent i's distance table to its goal, or None for an agent with no goal
       (it stays unless asked to vacate). An agent whose goal is unreachable is the same.
+      Such idle agents are decided after all the others, so any of them may be asked.
     - `obstacles`: nodes nobody enters (blocked nodes, agents outside the problem).
     - `fixed`: agents whose next node is already decided (a frozen agent stays; a fallback
       plan's move; LaCAM's constraints). They are never asked to vacate. None is returned
@@ -76,7 +77,11 @@ def step(
     if fixed and not search.fix(fixed):
         return None
     search.rank([a for a, v in enumerate(search.next) if v == UNDECIDED], keep_out, rng)
-    for agent in order:
+    # Idle agents last, whatever their priority: one taken first would settle on staying
+    # before anyone could ask it to make way, and block an aisle for everyone behind it.
+    ordered = list(order)
+    idle = search.idle
+    for agent in (*(a for a in ordered if a not in idle), *(a for a in ordered if a in idle)):
         if search.next[agent] == UNDECIDED and not search.take_first(agent):
             search.plan(agent)
     return Moves(search.next, search.yielded)

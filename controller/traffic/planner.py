@@ -4,6 +4,13 @@
 forward `horizon` joint steps from the current configuration (`pibt.step`). Only the first
 step is requested from the kernel; the rest is a forecast, replanned next tick.
 
+Blocked nodes (a failed AGV, a spill) stay in the floor's distance tables, so an agent whose
+shortest way by its table runs through one is given a table of its own goal that goes
+round every blocked node (`detour.py`), until its goal changes: a detour starts on the
+next tick (a few tables a tick, nearest the blockage first), and no tick repairs the
+floor's cached tables for it. `cut_off` tells the caller which goals blocked nodes cut
+off altogether.
+
 PIBT's priorities are the planner's state between ticks: an agent gains one per tick away
 from its goal and drops back at it (Okumura et al. 2022), so whoever has waited longest
 goes first; ties go to whoever started farther from the goal, then a seeded draw.
@@ -27,7 +34,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from controller.traffic import lacam, pibt
+import numpy as np
+
+from controller.traffic import detour, lacam, pibt
 from controller.traffic.floor import CompiledFloor, Table
 
 # Steps planned per tick: the kernel is asked for the first; the rest show where each AGV
@@ -49,6 +58,10 @@ FALLBACK_RADIUS = 3  # hops from an agent in the subproblem within which others 
 FALLBACK_MAX_AGENTS = 16
 MAX_BACKOFF_TICKS = 256  # the longest wait after failed searches before trying again
 PROGRESS_M = 1e-3  # "nearer the goal": by more than float32 noise, less than any edge
+# Detour tables computed per tick at most (one Dijkstra each, ~7 ms on 42k nodes): agents
+# bound for a goal whose table is not made yet follow the floor's table for another tick.
+DETOURS_PER_TICK = 4
+DETOUR_ULPS = 4e-7  # float32 sums along a path: "on a shortest path" within a few ulps
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +84,7 @@ class PlannerStats:
     steps_planned: int = 0  # joint PIBT steps, forecast ones included
     fallback_invocations: int = 0
     fallback_successes: int = 0
+    detour_tables: int = 0  # computed: one per goal and set of blocked nodes
     plan_time_s: float = 0.0  # in `plan`, all ticks
     last_plan_time_s: float = 0.0
 
@@ -123,6 +137,7 @@ class MotionPlanner:
     fallback_max_expansions: int | None = None  # per tick too; tests bound by count, not time
     fallback_radius: int = FALLBACK_RADIUS
     fallback_max_agents: int = FALLBACK_MAX_AGENTS
+    detours_per_tick: int = DETOURS_PER_TICK
     clock: Callable[[], float] = time.perf_counter
     stats: PlannerStats = field(default_factory=PlannerStats)
 
@@ -133,6 +148,19 @@ class MotionPlanner:
         self._progress: dict[str, _Progress] = {}
         self._plans: list[_JointPlan] = []
         self._edges_version = self.floor.edges_version
+        # Detours: who is on one (agent -> its goal), the tables (goal -> table) for the
+        # blocked nodes and edges of `_detour_key`, those of the previous key served until
+        # replaced, and the table each agent was given last tick.
+        self._detouring: dict[str, int] = {}
+        self._detour_key: tuple[frozenset[int], int] | None = None
+        self._detour_tables: dict[int, Table] = {}
+        self._old_detour_tables: dict[int, Table] = {}
+        self._blocked_from: list[tuple[int, Table]] = []  # each blocked node's own table
+        self._served: dict[str, Table] = {}
+        self._components_key: tuple[frozenset[int], int] | None = None
+        self._components = np.zeros(0, dtype=np.int32)
+        self._graph_key: tuple[frozenset[int], int] | None = None
+        self._detour_graph = detour.without(self.floor, ())
 
     def plan(self, agents: Sequence[AgentState]) -> dict[str, list[int]]:
         """Each agent's next `horizon` nodes (its own node where it waits). The first is the
@@ -143,7 +171,8 @@ class MotionPlanner:
             raise ValueError("agent ids repeat")
         goal_tables = self.floor.distance_tables(a.goal for a in agents if a.goal is not None)
         tables = [None if a.goal is None else goal_tables[a.goal] for a in agents]
-        self._track(agents, tables)
+        switched = self._detour(agents, tables)
+        self._track(agents, tables, switched)
         where = {agent.id: i for i, agent in enumerate(agents)}
         self._follow_plans(agents, where)
         if self.fallback:
@@ -160,9 +189,121 @@ class MotionPlanner:
         """The agents following a fallback plan now."""
         return frozenset(agent_id for plan in self._plans for agent_id in plan.agents)
 
+    def _blocked_key(self) -> tuple[frozenset[int], int]:
+        """The blocked nodes and the edges' version; the floor less the blocked nodes is
+        rebuilt when it changes."""
+        key = (self.floor.blocked, self.floor.edges_version)
+        if key != self._graph_key:
+            self._graph_key = key
+            self._detour_graph = detour.without(self.floor, key[0])
+        return key
+
+    def cut_off(self, node: int, goal: int) -> bool:
+        """Whether the floor's blocked nodes (a failed AGV at a station's mouth, or on the
+        goal itself) cut `goal` off from `node`, which the floor's tables do not know. Not
+        from a node itself blocked, nor by closed edges: the tables tell those."""
+        blocked = self.floor.blocked
+        if not blocked or node in blocked:
+            return False
+        if goal in blocked:
+            return True
+        if self._components_key != self._blocked_key():
+            self._components_key = self._blocked_key()
+            self._components = detour.components(self._detour_graph, blocked)
+        return self._components.item(node) != self._components.item(goal)
+
+    def on_detours(self) -> frozenset[str]:
+        """The agents going round blocked nodes now."""
+        return frozenset(self._detouring)
+
+    # -- detours round blocked nodes ------------------------------------------------------
+
+    def _detour(self, agents: Sequence[AgentState], tables: list[Table | None]) -> set[str]:
+        """Give each agent whose shortest way by its table runs through a blocked node a
+        table round the blocked nodes, in `tables`; it keeps its detour until its goal
+        changes. At most `detours_per_tick` tables are made a tick, those of the agents
+        nearest a blocked node first: the others follow the floor's table a while longer.
+        Returns the agents whose table changed since the last tick (their progress counts
+        afresh)."""
+        blocked = self.floor.blocked
+        if not blocked:
+            self._detouring, self._served = {}, {}
+            self._detour_tables, self._old_detour_tables = {}, {}
+            self._detour_key = None
+            return set()
+        if self._detour_key != self._blocked_key():
+            self._detour_key = self._blocked_key()
+            self._old_detour_tables = self._detour_tables or self._old_detour_tables
+            self._detour_tables = {}
+            around = list(blocked)
+            open_floor = detour.without(self.floor, ())
+            self._blocked_from = list(
+                zip(around, detour.tables_on(open_floor, around), strict=True)
+            )
+        urgency: dict[int, float] = {}  # goal -> metres from its nearest agent to the blockage
+        detouring: dict[str, int] = {}
+        for agent, table in zip(agents, tables, strict=True):
+            if table is None or agent.goal is None or agent.frozen:
+                continue
+            if self._detouring.get(agent.id) == agent.goal:
+                detouring[agent.id] = agent.goal
+                continue
+            near = self._runs_through(agent.node, table)
+            if near is not None:
+                detouring[agent.id] = agent.goal
+                urgency[agent.goal] = min(near, urgency.get(agent.goal, math.inf))
+        self._detouring = detouring
+        made = self._detour_tables
+        needed = [g for g in dict.fromkeys(detouring.values()) if g not in made]
+        # Goals with no table of an older key to serve meanwhile first, then the nearest.
+        needed.sort(key=lambda g: (g in self._old_detour_tables, urgency.get(g, 0.0)))
+        needed = needed[: self.detours_per_tick]
+        made.update(zip(needed, detour.tables_on(self._detour_graph, needed), strict=True))
+        self.stats.detour_tables += len(needed)
+        in_use = set(detouring.values())
+        self._detour_tables = {g: t for g, t in made.items() if g in in_use}
+        old = self._old_detour_tables
+        self._old_detour_tables = {g: t for g, t in old.items() if g in in_use and g not in made}
+        served: dict[str, Table] = {}
+        switched: set[str] = set()
+        for i, agent in enumerate(agents):
+            goal = detouring.get(agent.id)
+            if goal is None:
+                continue
+            table = self._detour_tables.get(goal, self._old_detour_tables.get(goal))
+            if table is None:
+                continue  # its table on a later tick: the floor's until then
+            tables[i] = served[agent.id] = table
+            if self._served.get(agent.id) is not table:
+                switched.add(agent.id)
+        switched.update(agent_id for agent_id in self._served if agent_id not in served)
+        self._served = served
+        return switched
+
+    def _runs_through(self, node: int, table: Table) -> float | None:
+        """If a shortest way from `node` by `table` runs through a blocked node b (the
+        distance from node to b plus b's to the goal is node's to the goal): the metres
+        to the nearest such b. None if none does, or the goal is out of reach anyway."""
+        to_goal = table.item(node)
+        if math.isinf(to_goal):
+            return None
+        tolerance = PROGRESS_M + DETOUR_ULPS * to_goal
+        nearest = None
+        for b, from_b in self._blocked_from:
+            if b == node:
+                continue  # blocked under it (a spill): it may still drive off
+            to_b = from_b.item(node)
+            if abs(to_b + table.item(b) - to_goal) <= tolerance and (
+                nearest is None or to_b < nearest
+            ):
+                nearest = to_b
+        return nearest
+
     # -- priorities and progress ----------------------------------------------------------
 
-    def _track(self, agents: Sequence[AgentState], tables: Sequence[Table | None]) -> None:
+    def _track(
+        self, agents: Sequence[AgentState], tables: Sequence[Table | None], switched: set[str]
+    ) -> None:
         known = self._progress
         self._progress = {}
         # Goals an agent can only wait for: held by a frozen agent, blocked, or held by an
@@ -179,16 +320,21 @@ class MotionPlanner:
             progress = known.get(agent.id)
             if progress is None or progress.goal != agent.goal:
                 progress = _Progress(agent.goal, self._tie(agent.id), distance, best=distance)
-            elif edges_changed:
+            elif edges_changed or agent.id in switched:
                 progress.best, progress.stalled = distance, 0
             self._progress[agent.id] = progress
             if agent.goal is None or agent.node == agent.goal:
                 progress.elapsed, progress.stalled, progress.best = 0, 0, 0.0
                 continue
+            if math.isinf(distance):
+                # Cut off from its goal: it waits like an agent with no goal, making way
+                # when asked, and neither gains priority nor stalls meanwhile.
+                progress.elapsed, progress.stalled = 0, 0
+                continue
             progress.elapsed += 1
             if distance < progress.best:
                 progress.best, progress.stalled = distance, 0
-            elif agent.frozen or math.isinf(distance) or agent.goal in unavailable:
+            elif agent.frozen or agent.goal in unavailable:
                 # It cannot move, no plan can take it there, or its goal is not free yet.
                 progress.stalled = 0
             else:
@@ -462,6 +608,8 @@ class MotionPlanner:
             positions = moves.next
             for i, agent in enumerate(agents):
                 paths[i].append(positions[i])
-                at_goal = agent.goal is None or positions[i] == agent.goal
-                elapsed[i] = 0 if at_goal else elapsed[i] + 1
+                table, node = tables[i], positions[i]
+                # At its goal, or with none to reach (no goal, or cut off from it).
+                idle = table is None or node == agent.goal or math.isinf(table.item(node))
+                elapsed[i] = 0 if idle else elapsed[i] + 1
         return paths

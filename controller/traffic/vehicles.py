@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from controller.dispatch import AgvSnapshot
-from controller.traffic.ids import AgvId, Edge
+from controller.traffic.ids import AgvId
 from controller.traffic.trips import Stop, StopKind, Trip
 
 
@@ -25,8 +25,7 @@ class Vehicle:
     # Bumped whenever its current stop changes (finished, replaced, cancelled): the world
     # (or the edge's action ids) tells one visit of a node from the next by it.
     stop_key: int = 0
-    failed_since_s: float | None = None
-    closed_around: tuple[Edge, ...] = ()  # the floor's edges into its nodes, while failed
+    blocked: tuple[int, ...] = ()  # the nodes it held when it failed, blocked for the planner
     # The caller's say on new work: the edge withholds it while the AGV still runs an order
     # or carries a load it must first take home (the simulation never does).
     takes_work: bool = True

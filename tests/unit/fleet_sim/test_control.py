@@ -9,7 +9,8 @@ from itertools import pairwise
 import pytest
 
 from controller.dispatch import Decisions, PickTask, SendToCharge, SendToPark, TripAssignment
-from controller.traffic.control import OBSTACLE_AFTER_S, FleetControl
+from controller.traffic import floor as floor_module
+from controller.traffic.control import RACK_TABLES_PER_AGV, FleetControl
 from controller.traffic.floor import CompiledFloor
 from controller.traffic.ids import edge_key
 from controller.traffic.trips import StopKind
@@ -74,13 +75,33 @@ def test_a_failed_agv_is_an_obstacle_and_the_others_route_around_it() -> None:
     loop = Loop(control, {"agv0": g["A"], "failed": g["F"]})
     loop.world.fail("failed")
 
-    # Short faults are waited out; one that lasts is routed around (OBSTACLE_AFTER_S).
+    # Routed around from the first tick that knows of the failure: down, along the bottom
+    # row and up, 10 edges, one per step.
     steps = loop.run_until(lambda: loop.world.bodies["agv0"].node == g["G"], max_steps=80)
 
     assert g["F"] not in loop.trails["agv0"]
     assert set(loop.trails["failed"]) == {g["F"]}
     assert control.kernel.holder(g["F"]) == "failed"  # its node stays held
-    assert steps > OBSTACLE_AFTER_S
+    assert control.kernel.is_failed("failed")  # the kernel's own state: never a stall
+    assert g["F"] in control.floor.blocked
+    assert steps <= 14
+
+
+def test_a_recovered_agv_is_no_obstacle_and_a_node_the_caller_blocked_stays_blocked() -> None:
+    g = grid("A..F..G")
+    control = control_for(g.floor, ScriptedDispatcher({}))
+    loop = Loop(control, {"failed": g["F"]})
+    control.block_node(g["F"])  # the caller's, too (a spill under it, say)
+    loop.world.fail("failed")
+    loop.step()
+    assert g["F"] in control.floor.blocked
+
+    control.unblock_node(g["F"])  # the spill cleared: still the failed AGV's node
+    assert g["F"] in control.floor.blocked
+    loop.world.recover("failed")
+    loop.step()
+    assert not control.kernel.is_failed("failed")
+    assert control.floor.blocked == frozenset()
 
 
 def test_a_closed_aisle_is_routed_around_from_the_next_tick() -> None:
@@ -123,6 +144,30 @@ def test_an_agv_whose_stop_is_cut_off_waits_at_a_parking_node_not_in_a_pocket() 
 
     assert loop.world.bodies["agv0"].loads == ["t1"]  # picked, and waiting to deliver
     control.open_edge(g["S"], g.at(1, 5))
+    loop.run_until(lambda: loop.delivered == ["t1"], max_steps=40)
+
+
+def test_an_agv_whose_stop_a_failed_agv_cuts_off_waits_at_a_parking_node() -> None:
+    g = grid(
+        """
+        P......
+        .......
+        #A###S#
+        """,
+        {"parking": "P", "rack": "A", "station": "S"},
+    )
+    tasks = [PickTask("t1", g["A"], g["S"], 0.0)]
+    planned = trip("agv0", [("t1", g["A"], g["S"])])
+    control = control_for(g.floor, ScriptedDispatcher({"agv0": [planned]}))
+    loop = Loop(control, {"agv0": g["A"], "failed": g.at(1, 5)}, tasks)  # at the mouth
+    loop.step()  # the trip given: pick at its node, then drop at the station
+    loop.world.fail("failed")
+
+    loop.run_until(lambda: loop.world.bodies["agv0"].node == g["P"], max_steps=40)
+
+    assert loop.world.bodies["agv0"].loads == ["t1"]  # picked, and waiting to deliver
+    assert not control.deliverable(tasks)  # no other tote is sent there meanwhile
+    loop.world.recover("failed")
     loop.run_until(lambda: loop.delivered == ["t1"], max_steps=40)
 
 
@@ -215,6 +260,9 @@ class _CrossingPlanner:
     def plan(self, agents: object) -> dict[str, list[int]]:
         return self.paths
 
+    def cut_off(self, node: int, goal: int) -> bool:
+        return False
+
 
 def test_a_deadlock_is_broken_by_the_chosen_agv_giving_way() -> None:
     g = grid("0123")
@@ -255,3 +303,16 @@ def test_a_trip_for_a_busy_agv_is_a_dispatcher_bug(busy: str) -> None:
 
     with pytest.raises(ValueError, match="busy"):
         control.tick(1.0, tasks)
+
+
+def test_the_floor_keeps_rack_tables_for_the_whole_fleet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each AGV's goal and the open tasks' pickups the dispatcher weighs: a bound below
+    that evicts, every tick, tables the same tick needs again."""
+    monkeypatch.setattr(floor_module, "MIN_RACK_TABLES", 1)
+    monkeypatch.setattr(floor_module, "RACK_TABLES_BYTES", 4 * 2 * 28)  # two tables of 28 nodes
+    g = grid(open_picture(7, 4))
+    assert g.floor.rack_table_limit == 2
+    control = control_for(g.floor, ScriptedDispatcher({}))
+    for k in range(5):
+        control.add_agv(f"agv{k}", g.at(0, k))
+    assert g.floor.rack_table_limit == 5 * RACK_TABLES_PER_AGV

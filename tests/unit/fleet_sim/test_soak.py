@@ -28,8 +28,8 @@ BROKEN = {
     ViolationKind.PLACE_CONFLICT,
 }
 # An AGV reported stalled (a minute without progress) must get going again within this
-# many ticks: waiting for a failed AGV to be cleared is the longest wait planned (its
-# failure is waited out for OBSTACLE_AFTER_S, then it is routed around).
+# many ticks: waiting for a failed AGV to be cleared is the longest wait planned (the
+# others are routed around it from the next tick, but a stop behind it waits).
 LONGEST_STALL_TICKS = 15 * 60
 
 

@@ -4,6 +4,7 @@ the LaCAM fallback where PIBT alone would not. Searches are bounded by count, no
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
@@ -165,7 +166,51 @@ def test_agents_route_around_a_failed_agent_in_an_aisle(blocked: bool) -> None:
     run = drive(plans, agents, max_ticks=120)
     assert run.all_at_goal()
     assert run.agents[0].node == g["m"]
-    assert plans.stats.fallback_successes >= 1  # the tables still run through the aisle
+    if blocked:
+        # A blocked node is known: both turn round by a detour table, without a search.
+        assert plans.stats.fallback_invocations == 0
+        assert plans.stats.detour_tables == 2  # one per goal
+        assert run.ticks <= 20
+    else:
+        assert plans.stats.fallback_successes >= 1  # the tables still run through the aisle
+
+
+def test_a_detour_starts_on_the_next_tick_and_no_cached_table_changes() -> None:
+    """An agent on its way along the middle aisle; the node ahead of it is blocked (an
+    AGV failed there). On the very next tick it turns round, and the floor's own table
+    of its goal is the same array as before."""
+    g = grid(AISLES)
+    plans = planner(g, 0)
+    agent = AgentState("a", g.at(2, 2), g["G"])
+    assert plans.plan([agent])["a"][0] == g.at(2, 3)
+    table = g.floor.distances_to(g["G"])
+
+    g.floor.block_node(g["m"])
+    step = plans.plan([agent])["a"][0]
+
+    assert step == g.at(2, 1)  # back the way it came: round by the top or bottom
+    assert plans.on_detours() == {"a"}
+    assert g.floor.distances_to(g["G"]) is table
+    run = drive(plans, [replace(agent, node=step)], max_ticks=30)
+    assert run.all_at_goal()
+    assert g["m"] not in run.trails["a"]
+
+
+def test_a_detour_ends_with_the_agents_goal_or_when_nothing_is_blocked() -> None:
+    g = grid(AISLES)
+    plans = planner(g, 0)
+    g.floor.block_node(g["m"])
+    agent = AgentState("a", g.at(2, 3), g["G"])
+    plans.plan([agent])
+    assert plans.on_detours() == {"a"}
+
+    plans.plan([replace(agent, goal=g["S"])])  # its way to S does not run into m
+    assert plans.on_detours() == frozenset()
+    plans.plan([agent])
+    assert plans.on_detours() == {"a"}
+    g.floor.unblock_node(g["m"])
+    assert plans.plan([agent])["a"][0] == g["m"]
+    assert plans.on_detours() == frozenset()
 
 
 def test_a_fallback_plan_is_dropped_when_an_agent_does_not_follow_it() -> None:
@@ -204,3 +249,32 @@ def test_an_aisle_closing_ahead_of_an_agent_sends_it_round_without_a_search() ->
     assert run.all_at_goal()
     assert run.ticks == 15  # back 3, up 2, along 8, down 2
     assert plans.stats.fallback_invocations == 0
+
+
+def test_a_goal_behind_a_blocked_node_is_cut_off_though_the_tables_reach_it() -> None:
+    g = grid(
+        """
+        S...G
+        ###.#
+        ###P#
+        """
+    )
+    plans = planner(g, 0)
+    mouth = g.at(1, 3)
+    assert not plans.cut_off(g["S"], g["P"])
+    g.floor.block_node(mouth)
+    assert plans.cut_off(g["S"], g["P"])
+    assert plans.cut_off(g["S"], mouth)  # the blocked node itself, as a goal
+    assert not plans.cut_off(g["S"], g["G"])
+    assert g.floor.distances_to(g["P"])[g["S"]] == 5.0  # the tables do not know
+    g.floor.unblock_node(mouth)
+    assert not plans.cut_off(g["S"], g["P"])
+
+
+def test_an_agent_standing_on_a_node_that_gets_blocked_drives_off_as_before() -> None:
+    g = grid(AISLES)
+    plans = planner(g, 0)
+    g.floor.block_node(g["m"])  # a spill under it
+    agent = AgentState("a", g["m"], g["G"])
+    assert plans.plan([agent])["a"][0] == g.at(2, 5)
+    assert plans.on_detours() == frozenset()

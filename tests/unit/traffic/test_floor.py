@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from controller.siteconfig import load_site
+from controller.traffic import floor as floor_module
 from controller.traffic.floor import CompiledFloor
 from tests.conftest import DEMO_SITE
 from tests.unit.traffic.grids import cell_id, grid, open_picture, random_picture
@@ -388,3 +389,56 @@ def test_the_shortest_path_follows_the_table_and_avoids_closed_edges() -> None:
         assert b in g.floor.adjacency[a]
         assert not g.floor.is_closed(a, b)
     assert g.floor.shortest_path(g["B"], g["B"]) == ()
+
+
+def test_the_default_rack_table_bound_grows_to_the_working_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten rack goals in use every tick against a default bound of four: tables evicted
+    while still in use grow the bound, and from the third tick on none is computed again."""
+    racks = "0123456789"
+    picture = """
+        S.........
+        0123456789
+        """
+    monkeypatch.setattr(floor_module, "MIN_RACK_TABLES", 1)
+    monkeypatch.setattr(floor_module, "RACK_TABLES_BYTES", 4 * 4 * 20)  # four tables of 20 nodes
+    g = grid(picture, {"station": "S", "rack": racks})
+    floor = g.floor
+    assert floor.rack_table_limit == 4
+    computed = []
+    for _ in range(5):  # a tick: the dispatcher's goals, then the planner's
+        floor.distance_rows([g[label] for label in racks[:6]])
+        floor.distance_tables(g[label] for label in racks[4:])
+        computed.append(floor.table_counts.computed)
+    assert computed[2] == computed[-1]  # nothing evicted that a later tick needs
+    assert floor.rack_table_limit >= len(racks)
+    assert floor.table_counts.recomputed_after_eviction == computed[-1] - len(racks)
+
+
+def test_a_rack_table_bound_given_to_the_floor_is_fixed() -> None:
+    racks = "0123456789"
+    g = grid("S.........\n0123456789", {"station": "S", "rack": racks}, rack_tables=3)
+    for _ in range(3):
+        g.floor.distance_rows([g[label] for label in racks])
+    assert g.floor.rack_table_limit == 3
+    assert g.floor.table_counts.recomputed_after_eviction > 0
+
+
+def test_a_working_set_known_ahead_raises_the_default_bound_up_to_its_ceiling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(floor_module, "MIN_RACK_TABLES", 1)
+    monkeypatch.setattr(floor_module, "RACK_TABLES_BYTES", 4 * 4 * 20)  # four tables of 20 nodes
+    monkeypatch.setattr(floor_module, "RACK_TABLES_MAX_BYTES", 4 * 12 * 20)  # twelve at most
+    picture = "S.........\n0123456789"
+    floor = grid(picture, {"station": "S", "rack": "0123456789"}).floor
+    floor.expect_rack_tables(8)
+    assert floor.rack_table_limit == 8
+    floor.expect_rack_tables(6)  # never lowered
+    assert floor.rack_table_limit == 8
+    floor.expect_rack_tables(100)
+    assert floor.rack_table_limit == 12
+    fixed = grid(picture, {"station": "S", "rack": "0123456789"}, rack_tables=3).floor
+    fixed.expect_rack_tables(8)
+    assert fixed.rack_table_limit == 3

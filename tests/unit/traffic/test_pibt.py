@@ -168,3 +168,15 @@ def test_every_agent_reaches_its_goal_on_an_open_grid() -> None:
     run = drive(planner, agents, max_ticks=150)
     assert run.all_at_goal()
     assert planner.stats.fallback_invocations == 0
+
+
+def test_an_idle_agent_ranked_first_is_still_asked_to_vacate() -> None:
+    """Priority order puts the idle agent first; it is decided last all the same, so the
+    agent behind it can ask it to make way instead of waiting behind it for ever."""
+    g = grid("A1...G")
+    floor = g.floor
+    positions = [g["A"], g["1"]]
+    tables = [floor.distances_to(g["G"]), None]
+    moves = pibt.step(floor, positions, [1, 0], tables, random.Random(0))
+    assert moves is not None
+    assert moves.next == [g["A"], g.at(0, 2)]

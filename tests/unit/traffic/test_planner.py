@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from controller.traffic.planner import AgentState, MotionPlanner
-from tests.unit.traffic.drive import assert_legal_step
+from tests.unit.traffic.drive import assert_legal_step, drive
 from tests.unit.traffic.grids import grid, open_picture, random_picture
 
 
@@ -142,3 +142,25 @@ def test_a_busy_floor_keeps_the_kernel_rules_for_hundreds_of_ticks(seed: int) ->
                     closed.append((a, rng.choice(floor.adjacency[a])))
                     floor.close_edge(*closed[-1])
     assert arrivals > 40
+
+
+def test_an_agent_whose_goal_is_cut_off_makes_way_in_a_corridor() -> None:
+    """`stuck`'s goal Z is behind a closed edge; it stands in the corridor between `through`
+    and its goal. However long it has been on its way, it is pushed along like an agent
+    with no goal, and never counts as making progress towards nothing."""
+    g = grid(
+        """
+        A..X..G..
+        ########Z
+        """
+    )
+    g.floor.close_edge(g.at(0, 8), g["Z"])
+    planner = MotionPlanner(g.floor, seed=0, stall_steps=2)
+    stuck = AgentState("stuck", g["X"], g["Z"])
+    for _ in range(5):  # on its way a while: by priority it would go first
+        planner.plan([stuck])
+    agents = [stuck, AgentState("through", g["A"], g["G"])]
+    run = drive(planner, agents, max_ticks=30)
+    assert run.agents[1].node == g["G"]
+    assert run.agents[0].node in (g.at(0, 7), g.at(0, 8))  # pushed on, past the goal
+    assert planner.stats.fallback_invocations == 0  # never stalled: it has nowhere to go

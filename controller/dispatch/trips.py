@@ -12,7 +12,7 @@ from controller.dispatch.batching import Trip, extend_trips, start_trips
 from controller.dispatch.cost import pair_costs, task_credit
 from controller.dispatch.decisions import TripAssignment
 from controller.dispatch.fleet import Workers
-from controller.dispatch.geometry import GoalRows, TripGeometry
+from controller.dispatch.geometry import TripGeometry, between
 from controller.dispatch.policy import DispatchPolicy
 from controller.dispatch.ports import DistanceTables
 from controller.dispatch.snapshots import AgvSnapshot, PickTask
@@ -37,13 +37,11 @@ class TripPlanner:
     def __init__(
         self,
         tables: DistanceTables,
-        goal_rows: GoalRows,
         home: Callable[[np.ndarray], np.ndarray],
         policy: DispatchPolicy,
     ) -> None:
         """`home(nodes)`: metres from each node to its nearest charger."""
         self._tables = tables
-        self._goal_rows = goal_rows
         self._home = home
         self._policy = policy
 
@@ -54,7 +52,7 @@ class TripPlanner:
         policy = self._policy
         workers = Workers.of(agvs, policy)
         waiting = TaskArrays.of(tasks)
-        to_station = self._goal_rows.between(waiting.stations, waiting.pickup).T  # [T, S]
+        to_station = between(self._tables, waiting.stations, waiting.pickup).T  # [T, S]
         carry = to_station[np.arange(len(waiting)), waiting.station_index]
         credit = task_credit(waiting, carry, now_s, workers.reference_speed(), policy)
         assignable = candidate_count(len(workers), len(waiting), policy)
@@ -63,7 +61,6 @@ class TripPlanner:
         candidates = waiting.subset(chosen)
         geometry = TripGeometry.measure(
             self._tables,
-            self._goal_rows,
             workers,
             candidates,
             to_station[chosen],

@@ -50,7 +50,8 @@ class TripGeometry:
         distinct, row_of = np.unique(tasks.pickup, return_inverse=True)
         row_of = row_of.reshape(-1)
         return cls(
-            approach=between(tables, distinct, workers.nodes)[row_of].T,
+            # [workers, K] in row order: the cost matrix is built from it in several passes.
+            approach=between(tables, distinct, workers.nodes).T[:, row_of],
             carry=pickup_to_station[np.arange(len(tasks)), tasks.station_index],
             pickup_to_station=pickup_to_station,
             station_to_station=between(tables, tasks.stations, tasks.stations).T,

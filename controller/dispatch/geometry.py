@@ -7,7 +7,6 @@ is the distance from nodes[n] to goals[g].
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -32,7 +31,7 @@ class TripGeometry:
     pickup_to_station: np.ndarray  # [K, S]
     station_to_station: np.ndarray  # [S, S]: [s, t] is s → t
     home: np.ndarray  # [S]: station → nearest charger (0 where the site has none)
-    pickups: np.ndarray  # [U]: the distinct pickup nodes
+    pickups: np.ndarray  # [U]: the distinct pickup nodes (`legs_touching` looks them up)
     row_of: np.ndarray  # [K]: each task's index in `pickups`
     tables: DistanceTables
 
@@ -61,10 +60,18 @@ class TripGeometry:
             tables=tables,
         )
 
-    @cached_property
-    def between_pickups(self) -> np.ndarray:
-        """[K, K]: [u, v] is pickup u → pickup v. Only multi-tote trips need it, and it is
-        as large a lookup as `approach`: fetched when first asked for."""
-        to_pickups = between(self.tables, self.pickups, self.pickups)  # [a, b]: b → a
-        pairs: np.ndarray = to_pickups[np.ix_(self.row_of, self.row_of)].T
-        return pairs
+    def legs_touching(self, tasks: np.ndarray) -> np.ndarray:
+        """[K, K]: [u, v] is pickup u → pickup v where u or v is one of `tasks`; inf
+        elsewhere. Trips grow only by the tasks still waiting when they start to grow, so
+        every leg they weigh has one of those at an end (batching.py): only those legs are
+        looked up, a few entries of each table instead of K."""
+        legs = np.full((len(self.row_of), len(self.row_of)), np.inf)
+        if len(tasks) == 0:
+            return legs
+        ends = np.unique(self.row_of[tasks])  # indices into `pickups`
+        at = np.searchsorted(ends, self.row_of[tasks])
+        to_ends = between(self.tables, self.pickups[ends], self.pickups)  # [e, b]: b → e
+        from_ends = between(self.tables, self.pickups, self.pickups[ends])  # [a, e]: e → a
+        legs[:, tasks] = to_ends[at][:, self.row_of].T
+        legs[tasks, :] = from_ends[self.row_of][:, at].T
+        return legs

@@ -3,6 +3,7 @@ and always as the floor is now, never as it was when first asked."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -14,8 +15,11 @@ from controller.dispatch import (
     MinCostDispatcher,
     NearestIdleGreedy,
 )
+from controller.dispatch.fleet import Workers
+from controller.dispatch.geometry import TripGeometry, between
+from controller.dispatch.tasks import TaskArrays
 from controller.traffic.floor import CompiledFloor
-from tests.unit.dispatch.floors import agv, task
+from tests.unit.dispatch.floors import DirectedFloor, agv, task
 
 
 def corridor_with_station() -> CompiledFloor:
@@ -81,3 +85,21 @@ def test_an_agv_is_not_sent_to_a_charger_cut_off_after_the_first_tick(kind: type
     later = dispatcher.decide([agv("b", floor.index("n4"), battery=20.0)], [], now_s=1.0)
 
     assert later.charge == ()
+
+
+def test_legs_touching_waiting_tasks_are_the_floors_one_way_distances() -> None:
+    floor = DirectedFloor(nodes=40, chords=60, seed=3)
+    pickups = [5, 9, 9, 17, 23, 31]  # two tasks share a pickup
+    tasks = TaskArrays.of([task(f"t{k}", p, 0) for k, p in enumerate(pickups)])
+    workers = Workers.of([agv("a", 1), agv("b", 2)], DispatchPolicy())
+    to_station = between(floor, tasks.stations, tasks.pickup).T
+    geometry = TripGeometry.measure(floor, workers, tasks, to_station, np.zeros(1))
+    waiting = np.array([1, 4])
+
+    legs = geometry.legs_touching(waiting)
+
+    for u, v in itertools.product(range(len(pickups)), repeat=2):
+        if u in waiting or v in waiting:
+            assert legs[u, v] == pytest.approx(floor.all_pairs[pickups[u], pickups[v]], rel=1e-6)
+        else:
+            assert math.isinf(legs[u, v])

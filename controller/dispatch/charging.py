@@ -55,13 +55,14 @@ class ChargerBook:
         if not needing or len(self._chargers) == 0:
             return []
         occupant = self._occupants(agvs)
+        # [chargers, needing]: one lookup for all of them
+        distances = between(self._tables, self._chargers, np.array([agv.node for agv in needing]))
         sent = []
-        for agv in needing:
+        for k, agv in enumerate(needing):
             free = np.array([occupant.get(c, agv.id) == agv.id for c in self._chargers.tolist()])
             if not free.any():
                 continue
-            to_chargers = between(self._tables, self._chargers, np.array([agv.node]))[:, 0]
-            to_chargers[~free] = np.inf
+            to_chargers = np.where(free, distances[:, k], np.inf)
             nearest = int(np.argmin(to_chargers))
             if not np.isfinite(to_chargers[nearest]):
                 continue

@@ -78,15 +78,29 @@ class TripPlanner:
         if not agvs or not tasks:
             return []
         done = self.assign(agvs, tasks, now_s)
+        waiting = np.ones(len(done.candidates), dtype=bool)
+        waiting[done.cols] = False
+        if not waiting.any() or (done.workers.free_capacity[done.rows] < 2).all():
+            return _single_tote_trips(done)  # nothing can join a trip: 500 fewer objects
         trips = start_trips(
             done.workers, done.candidates, done.geometry, done.rows, done.cols, now_s
         )
-        waiting = np.ones(len(done.candidates), dtype=bool)
-        waiting[done.cols] = False
         extend_trips(
             trips, waiting, done.workers, done.candidates, done.geometry, now_s, self._policy
         )
         return _trip_assignments(trips, done)
+
+
+def _single_tote_trips(done: Assignment) -> list[TripAssignment]:
+    """What `_trip_assignments` gives when no trip grew, straight from the assignment."""
+    agv_ids = [agv.id for agv in done.workers.agvs]
+    task_ids = [task.id for task in done.candidates.tasks]
+    pickups = done.candidates.pickup.tolist()
+    stations = done.candidates.stations[done.candidates.station_index].tolist()
+    return [
+        TripAssignment(agv_ids[row], (task_ids[col],), (pickups[col], stations[col]))
+        for row, col in zip(done.rows.tolist(), done.cols.tolist(), strict=True)
+    ]
 
 
 def _trip_assignments(trips: list[Trip], done: Assignment) -> list[TripAssignment]:

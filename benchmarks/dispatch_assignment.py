@@ -5,7 +5,7 @@ For each repetition, one of a few seeded instances (AGVs anywhere on the floor, 
 last 10 minutes, half with a due time) is dispatched by:
 
 - `MinCostDispatcher.decide` (the whole tick), and within it the time spent in the floor's
-  `distance_rows` (gathering precomputed rows, as a cached floor would);
+  `distances` (reading precomputed tables, as a cached floor would);
 - the raw assignment step alone: `TripPlanner.assign` (costs and solver), and the solver
   (`min_cost_pairs`, i.e. scipy's linear_sum_assignment) alone on its cost matrix;
 - `NearestIdleGreedy.decide` and `DistanceBlindGreedy.decide` on the same input.
@@ -110,7 +110,7 @@ def main() -> None:
         name: []
         for name in (
             "MinCostDispatcher.decide",
-            "  of which distance_rows",
+            "  of which distances",
             "  of which the rest",
             "assign (costs + solver)",
             "  solver alone",
@@ -126,7 +126,7 @@ def main() -> None:
         decisions = ours.decide(fleet, waiting, now_s)
         total = (time.perf_counter() - started) * 1000
         series["MinCostDispatcher.decide"].append(total)
-        series["  of which distance_rows"].append(tables.calls_s * 1000)
+        series["  of which distances"].append(tables.calls_s * 1000)
         series["  of which the rest"].append(total - tables.calls_s * 1000)
         trips, totes = len(decisions.trips), len(decisions.assigned_task_ids())
 

@@ -22,7 +22,7 @@ from controller.dispatch.charging import ChargerBook
 from controller.dispatch.decisions import Decisions, TripAssignment
 from controller.dispatch.dispatcher import require_unique_ids
 from controller.dispatch.fleet import Workers, can_work
-from controller.dispatch.geometry import GoalRows
+from controller.dispatch.geometry import between
 from controller.dispatch.policy import DispatchPolicy
 from controller.dispatch.ports import DistanceTables
 from controller.dispatch.snapshots import AgvSnapshot, PickTask
@@ -33,8 +33,7 @@ class _OneToteGreedy:
     def __init__(self, tables: DistanceTables, policy: DispatchPolicy | None = None) -> None:
         self.policy = policy or DispatchPolicy()
         self._tables = tables
-        self._goal_rows = GoalRows(tables)
-        self._chargers = ChargerBook(self.policy, self._goal_rows)
+        self._chargers = ChargerBook(self.policy, tables)
 
     def decide(
         self, agvs: Sequence[AgvSnapshot], tasks: Sequence[PickTask], now_s: float
@@ -68,9 +67,8 @@ class _OneToteGreedy:
             chunk = TaskArrays.of(tasks[start : start + int(free.sum())])
             start += len(chunk)
             distinct, row_of = np.unique(chunk.pickup, return_inverse=True)
-            approach = self._tables.distance_rows(distinct.tolist())[:, workers.nodes]
-            approach = approach[row_of.reshape(-1)].astype(np.float64)  # [tasks, workers]
-            to_station = self._goal_rows.between(chunk.stations, chunk.pickup)
+            approach = between(self._tables, distinct, workers.nodes)[row_of.reshape(-1)]
+            to_station = between(self._tables, chunk.stations, chunk.pickup)
             carry = to_station[chunk.station_index, np.arange(len(chunk))]
             home = self._chargers.home(chunk.stations)[chunk.station_index]
             feasible = approach + (carry + home)[:, None] <= workers.range_m[None, :]

@@ -125,13 +125,16 @@ def extend_trips(
     the candidates, cleared as they are taken."""
     due_in_s = np.nan_to_num(tasks.due_s - now_s, nan=np.inf).tolist()
     growing = [trip for trip in trips if trip.room > 0]
+    if not growing or not waiting.any():
+        return
+    legs = geometry.legs_touching(np.flatnonzero(waiting))
     while growing and waiting.any():
         candidates = np.flatnonzero(waiting)
         by_pickups: dict[int, list[Trip]] = {}
         for trip in growing:
             by_pickups.setdefault(len(trip.tasks), []).append(trip)
         rounds = [
-            _Choices.of(group, candidates, workers, tasks, geometry, policy)
+            _Choices.of(group, candidates, workers, tasks, geometry, legs, policy)
             for group in by_pickups.values()
         ]
         available = np.ones(len(candidates), dtype=bool)  # this round's view of `waiting`
@@ -185,10 +188,12 @@ class _Choices:
         workers: Workers,
         tasks: TaskArrays,
         geometry: TripGeometry,
+        legs: np.ndarray,
         policy: DispatchPolicy,
     ) -> _Choices:
+        """`legs`: [K, K] pickup → pickup, wherever a waiting candidate is at one end."""
         worker = np.array([trip.worker for trip in trips])
-        pickup_extra, position = _cheapest_pickup_insertion(trips, candidates, geometry)
+        pickup_extra, position = _cheapest_pickup_insertion(trips, candidates, geometry, legs)
 
         station = tasks.station_index[candidates]  # [C]
         on_route = np.zeros((len(trips), len(tasks.stations)), dtype=bool)
@@ -244,12 +249,11 @@ class _Choices:
 
 
 def _cheapest_pickup_insertion(
-    trips: list[Trip], candidates: np.ndarray, geometry: TripGeometry
+    trips: list[Trip], candidates: np.ndarray, geometry: TripGeometry, legs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """[T, C]: the fewest extra metres each candidate's pickup adds to each trip's route,
     inserted between two consecutive stops from the AGV to the first station, and before
     which of the trip's pickups that is (k: after the last)."""
-    between = geometry.between_pickups
     worker = np.array([trip.worker for trip in trips])
     pickups = np.array([trip.tasks for trip in trips])  # [T, k]: all have k pickups
     first_station = np.array([trip.stations[0] for trip in trips])
@@ -260,13 +264,13 @@ def _cheapest_pickup_insertion(
         if t == 0:  # from the AGV
             to_candidate = geometry.approach[worker[:, None], candidates[None, :]]
         else:
-            to_candidate = between[pickups[:, t - 1, None], candidates[None, :]]
+            to_candidate = legs[pickups[:, t - 1, None], candidates[None, :]]
         if t < k:  # on to the next pickup
-            onward = between[candidates[None, :], pickups[:, t, None]]
+            onward = legs[candidates[None, :], pickups[:, t, None]]
             if t == 0:
                 direct = geometry.approach[worker, pickups[:, 0]]
             else:
-                direct = between[pickups[:, t - 1], pickups[:, t]]
+                direct = legs[pickups[:, t - 1], pickups[:, t]]
         else:  # on to the first station
             onward = geometry.pickup_to_station[candidates[None, :], first_station[:, None]]
             direct = geometry.pickup_to_station[pickups[:, k - 1], first_station]

@@ -16,18 +16,18 @@ import numpy as np
 
 from controller.dispatch.decisions import SendToCharge
 from controller.dispatch.fleet import needs_charge
-from controller.dispatch.geometry import GoalRows
+from controller.dispatch.geometry import between
 from controller.dispatch.policy import DispatchPolicy
+from controller.dispatch.ports import DistanceTables
 from controller.dispatch.snapshots import AgvSnapshot
 
 
 class ChargerBook:
-    def __init__(self, policy: DispatchPolicy, goal_rows: GoalRows) -> None:
+    def __init__(self, policy: DispatchPolicy, tables: DistanceTables) -> None:
         self._policy = policy
-        self._goal_rows = goal_rows
+        self._tables = tables
         self._chargers = np.array(policy.chargers, dtype=np.int64)
         self._claims: dict[str, int] = {}  # AGV id → the charger it is on its way to
-        self._home: np.ndarray | None = None
 
     def heading_to_charge(self, agv_id: str) -> bool:
         return agv_id in self._claims
@@ -36,9 +36,7 @@ class ChargerBook:
         """Metres from each of `nodes` to its nearest charger (0 where the site has none)."""
         if len(self._chargers) == 0:
             return np.zeros(len(nodes))
-        if self._home is None:
-            self._home = self._goal_rows.nearest(self._chargers)
-        home: np.ndarray = self._home[nodes]
+        home: np.ndarray = between(self._tables, self._chargers, nodes).min(axis=0)
         return home
 
     def plan(self, agvs: Sequence[AgvSnapshot]) -> list[SendToCharge]:
@@ -57,13 +55,14 @@ class ChargerBook:
         if not needing or len(self._chargers) == 0:
             return []
         occupant = self._occupants(agvs)
+        # [chargers, needing]: one lookup for all of them
+        distances = between(self._tables, self._chargers, np.array([agv.node for agv in needing]))
         sent = []
-        for agv in needing:
+        for k, agv in enumerate(needing):
             free = np.array([occupant.get(c, agv.id) == agv.id for c in self._chargers.tolist()])
             if not free.any():
                 continue
-            to_chargers = self._goal_rows.between(self._chargers, np.array([agv.node]))[:, 0]
-            to_chargers[~free] = np.inf
+            to_chargers = np.where(free, distances[:, k], np.inf)
             nearest = int(np.argmin(to_chargers))
             if not np.isfinite(to_chargers[nearest]):
                 continue

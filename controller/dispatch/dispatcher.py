@@ -3,8 +3,8 @@
 State: the snapshots say where each AGV is and what it is doing, but not where it is going.
 So the dispatcher keeps only what it alone knows: which AGVs it sent to a charger or a
 parking node that are still on their way (claims, dropped as soon as the snapshots show
-the outcome), where recent demand was (tasks vanish from the input once assigned), and
-distance rows of the nodes that recur every tick. Everything else is recomputed from the
+the outcome), and where recent demand was (tasks vanish from the input once assigned).
+Distances are looked up on the floor each tick, never kept. Everything else is recomputed from the
 snapshots each tick, so a restarted dispatcher or a reordered fleet list changes nothing.
 """
 
@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from controller.dispatch.charging import ChargerBook
 from controller.dispatch.decisions import Decisions
 from controller.dispatch.fleet import can_work, idle
-from controller.dispatch.geometry import GoalRows
 from controller.dispatch.parking import DemandMemory, ParkingBook
 from controller.dispatch.policy import DispatchPolicy
 from controller.dispatch.ports import DistanceTables
@@ -30,11 +29,10 @@ class MinCostDispatcher:
 
     def __init__(self, tables: DistanceTables, policy: DispatchPolicy | None = None) -> None:
         self.policy = policy or DispatchPolicy()
-        goal_rows = GoalRows(tables)
-        self._chargers = ChargerBook(self.policy, goal_rows)
-        self._parking = ParkingBook(self.policy, tables, goal_rows)
+        self._chargers = ChargerBook(self.policy, tables)
+        self._parking = ParkingBook(self.policy, tables)
         self._demand = DemandMemory(self.policy)
-        self.planner = TripPlanner(tables, goal_rows, self._chargers.home, self.policy)
+        self.planner = TripPlanner(tables, self._chargers.home, self.policy)
 
     def decide(
         self, agvs: Sequence[AgvSnapshot], tasks: Sequence[PickTask], now_s: float

@@ -1,13 +1,12 @@
-"""The distances a tick's decisions are built from, fetched from the floor once per tick.
+"""The distances a tick's decisions are built from, looked up on the floor each tick.
 
-Direction matters (a floor may have one-way aisles): a distance row for goal g holds, for
-every node n, the distance from n to g.
+Direction matters (a floor may have one-way aisles): `between(tables, goals, nodes)[g, n]`
+is the distance from nodes[n] to goals[g].
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -15,45 +14,12 @@ from controller.dispatch.fleet import Workers
 from controller.dispatch.ports import DistanceTables
 from controller.dispatch.tasks import TaskArrays
 
-RECURRING_GOALS_KEPT = 4096  # stations, chargers, parking: a site has far fewer
 
-
-class GoalRows:
-    """Rows of the goals that recur every tick (stations, chargers, parking nodes): fetched
-    from the floor once, then kept. Pickups are not kept: there are too many rack faces."""
-
-    def __init__(self, tables: DistanceTables) -> None:
-        self._tables = tables
-        self._rows: dict[int, np.ndarray] = {}
-
-    def row(self, goal: int) -> np.ndarray:
-        self._fetch(np.array([goal], dtype=np.int64))
-        return self._rows[goal]
-
-    def between(self, goals: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """float64 [len(goals), len(nodes)]: from each of `nodes` to each of `goals`."""
-        self._fetch(goals)
-        out = np.empty((len(goals), len(nodes)), dtype=np.float64)
-        for i, goal in enumerate(goals.tolist()):
-            out[i] = self._rows[goal][nodes]
-        return out
-
-    def nearest(self, goals: np.ndarray) -> np.ndarray:
-        """float64 [n_nodes]: from every node to the nearest of `goals`."""
-        self._fetch(goals)
-        rows = np.stack([self._rows[goal] for goal in goals.tolist()])
-        nearest: np.ndarray = rows.min(axis=0).astype(np.float64)
-        return nearest
-
-    def _fetch(self, goals: np.ndarray) -> None:
-        missing = [goal for goal in dict.fromkeys(goals.tolist()) if goal not in self._rows]
-        if not missing:
-            return
-        if len(self._rows) + len(missing) > RECURRING_GOALS_KEPT:
-            self._rows.clear()  # not what it is for; start again rather than grow without end
-        fetched = self._tables.distance_rows(missing)
-        for goal, row in zip(missing, fetched, strict=True):
-            self._rows[goal] = row
+def between(tables: DistanceTables, goals: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """float64 [len(goals), len(nodes)]: metres from each of `nodes` to each of `goals`.
+    Asked of the floor each time, never kept: its tables follow every closed or opened
+    edge, and a kept copy would send totes to a station nobody can reach any more."""
+    return tables.distances(goals.tolist(), nodes).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -65,50 +31,47 @@ class TripGeometry:
     pickup_to_station: np.ndarray  # [K, S]
     station_to_station: np.ndarray  # [S, S]: [s, t] is s → t
     home: np.ndarray  # [S]: station → nearest charger (0 where the site has none)
-    pickup_rows: np.ndarray  # float32 [U, n_nodes]: the distinct pickups' rows
-    row_of: np.ndarray  # [K]: each task's row in `pickup_rows`
-    pickup: np.ndarray  # [K]: pickup nodes
+    pickups: np.ndarray  # [U]: the distinct pickup nodes (`legs_touching` looks them up)
+    row_of: np.ndarray  # [K]: each task's index in `pickups`
+    tables: DistanceTables
 
     @classmethod
     def measure(
         cls,
         tables: DistanceTables,
-        goal_rows: GoalRows,
         workers: Workers,
         tasks: TaskArrays,
         pickup_to_station: np.ndarray,
         home: np.ndarray,
     ) -> TripGeometry:
         """`pickup_to_station` [K, S] and `home` [S] were measured already for choosing the
-        candidates; this adds what needs the candidates' own rows."""
+        candidates; this adds the AGVs' drives to the candidates' pickups."""
         distinct, row_of = np.unique(tasks.pickup, return_inverse=True)
         row_of = row_of.reshape(-1)
-        rows = tables.distance_rows(distinct.tolist())
-        approach = columns(rows, workers.nodes).astype(np.float64)[row_of].T
         return cls(
-            approach=approach,
+            # [workers, K] in row order: the cost matrix is built from it in several passes.
+            approach=between(tables, distinct, workers.nodes).T[:, row_of],
             carry=pickup_to_station[np.arange(len(tasks)), tasks.station_index],
             pickup_to_station=pickup_to_station,
-            station_to_station=goal_rows.between(tasks.stations, tasks.stations).T,
+            station_to_station=between(tables, tasks.stations, tasks.stations).T,
             home=home,
-            pickup_rows=rows,
+            pickups=distinct,
             row_of=row_of,
-            pickup=tasks.pickup,
+            tables=tables,
         )
 
-    @cached_property
-    def between_pickups(self) -> np.ndarray:
-        """[K, K]: [u, v] is pickup u → pickup v. Only multi-tote trips need it."""
-        to_pickups = columns(self.pickup_rows, self.pickup).astype(np.float64)
-        between: np.ndarray = to_pickups[self.row_of].T
-        return between
-
-
-def columns(rows: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """rows[:, nodes], gathered in ascending node order: on a large floor each row is far
-    bigger than the cache, and the ordered gather is several times faster."""
-    order = np.argsort(nodes, kind="stable")
-    gathered = np.take(rows, nodes[order], axis=1)
-    out = np.empty_like(gathered)
-    out[:, order] = gathered
-    return out
+    def legs_touching(self, tasks: np.ndarray) -> np.ndarray:
+        """[K, K]: [u, v] is pickup u → pickup v where u or v is one of `tasks`; inf
+        elsewhere. Trips grow only by the tasks still waiting when they start to grow, so
+        every leg they weigh has one of those at an end (batching.py): only those legs are
+        looked up, a few entries of each table instead of K."""
+        legs = np.full((len(self.row_of), len(self.row_of)), np.inf)
+        if len(tasks) == 0:
+            return legs
+        ends = np.unique(self.row_of[tasks])  # indices into `pickups`
+        at = np.searchsorted(ends, self.row_of[tasks])
+        to_ends = between(self.tables, self.pickups[ends], self.pickups)  # [e, b]: b → e
+        from_ends = between(self.tables, self.pickups, self.pickups[ends])  # [a, e]: e → a
+        legs[:, tasks] = to_ends[at][:, self.row_of].T
+        legs[tasks, :] = from_ends[self.row_of][:, at].T
+        return legs

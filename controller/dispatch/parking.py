@@ -20,7 +20,7 @@ import numpy as np
 
 from controller.dispatch.assignment import min_cost_pairs
 from controller.dispatch.decisions import SendToPark
-from controller.dispatch.geometry import GoalRows
+from controller.dispatch.geometry import between
 from controller.dispatch.policy import DispatchPolicy
 from controller.dispatch.ports import DistanceTables
 from controller.dispatch.snapshots import AgvSnapshot, PickTask
@@ -58,10 +58,9 @@ class DemandMemory:
 class ParkingBook:
     """Which AGV holds which parking node (see the module's docstring)."""
 
-    def __init__(self, policy: DispatchPolicy, tables: DistanceTables, goal_rows: GoalRows):
+    def __init__(self, policy: DispatchPolicy, tables: DistanceTables):
         self._policy = policy
         self._tables = tables
-        self._goal_rows = goal_rows
         self._parking = np.array(policy.parking, dtype=np.int64)
         self._claims: dict[str, int] = {}  # AGV id → its parking node
 
@@ -97,9 +96,9 @@ class ParkingBook:
             return sent
         nodes = np.array([agv.node for agv in wanderers], dtype=np.int64)
         speed = np.array([agv.speed_mps for agv in wanderers])
-        cost = self._goal_rows.between(free, nodes).T / speed[:, None]
+        cost = between(self._tables, free, nodes).T / speed[:, None]
         if len(recent_pickups) and self._policy.demand_weight > 0:
-            demand_m = _mean_reachable(self._tables.distance_rows(recent_pickups.tolist())[:, free])
+            demand_m = _mean_reachable(between(self._tables, recent_pickups, free))
             cost += self._policy.demand_weight * demand_m[None, :] / float(np.median(speed))
         rows, cols = min_cost_pairs(cost)
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):

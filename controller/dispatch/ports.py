@@ -14,16 +14,16 @@ from controller.dispatch.snapshots import AgvSnapshot, PickTask
 class DistanceTables(Protocol):
     """Shortest-path distances over the compiled floor (controller/traffic/floor.py).
 
-    What MinCostDispatcher asks for: each tick, one call for the distinct pickups of its
-    candidate tasks (the K most urgent, and as many more as the free AGVs have spare room;
-    of each row it reads the AGVs' and the candidates' columns only); once per dispatcher,
-    the rows of the stations, chargers and parking nodes (kept); and, in a tick that parks
-    AGVs, one call for at most `demand_points` recent pickups.
+    What the dispatcher asks for, each tick: the distances from the free AGVs and the
+    candidate tasks' pickups to those pickups; from the pickups to their stations and
+    between stations; from stations to chargers; and, in a tick that parks AGVs, from the
+    free parking nodes to at most `demand_points` recent pickups. It keeps none of them:
+    the floor's tables follow every closed or opened edge, a copy would not.
     """
 
-    def distance_rows(self, goals: Sequence[int]) -> np.ndarray:
-        """float32 [len(goals), n_nodes]: metres from every node to each goal; inf where
-        unreachable. Row g, column n is the distance from n to goals[g]."""
+    def distances(self, goals: Sequence[int], nodes: np.ndarray) -> np.ndarray:
+        """float32 [len(goals), len(nodes)]: row k, column m is the distance in metres from
+        nodes[m] to goals[k]; inf where unreachable."""
         ...
 
 

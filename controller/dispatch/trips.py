@@ -12,7 +12,7 @@ from controller.dispatch.batching import Trip, extend_trips, start_trips
 from controller.dispatch.cost import pair_costs, task_credit
 from controller.dispatch.decisions import TripAssignment
 from controller.dispatch.fleet import Workers
-from controller.dispatch.geometry import GoalRows, TripGeometry
+from controller.dispatch.geometry import TripGeometry, between
 from controller.dispatch.policy import DispatchPolicy
 from controller.dispatch.ports import DistanceTables
 from controller.dispatch.snapshots import AgvSnapshot, PickTask
@@ -37,13 +37,11 @@ class TripPlanner:
     def __init__(
         self,
         tables: DistanceTables,
-        goal_rows: GoalRows,
         home: Callable[[np.ndarray], np.ndarray],
         policy: DispatchPolicy,
     ) -> None:
         """`home(nodes)`: metres from each node to its nearest charger."""
         self._tables = tables
-        self._goal_rows = goal_rows
         self._home = home
         self._policy = policy
 
@@ -54,7 +52,7 @@ class TripPlanner:
         policy = self._policy
         workers = Workers.of(agvs, policy)
         waiting = TaskArrays.of(tasks)
-        to_station = self._goal_rows.between(waiting.stations, waiting.pickup).T  # [T, S]
+        to_station = between(self._tables, waiting.stations, waiting.pickup).T  # [T, S]
         carry = to_station[np.arange(len(waiting)), waiting.station_index]
         credit = task_credit(waiting, carry, now_s, workers.reference_speed(), policy)
         assignable = candidate_count(len(workers), len(waiting), policy)
@@ -63,7 +61,6 @@ class TripPlanner:
         candidates = waiting.subset(chosen)
         geometry = TripGeometry.measure(
             self._tables,
-            self._goal_rows,
             workers,
             candidates,
             to_station[chosen],
@@ -81,15 +78,29 @@ class TripPlanner:
         if not agvs or not tasks:
             return []
         done = self.assign(agvs, tasks, now_s)
+        waiting = np.ones(len(done.candidates), dtype=bool)
+        waiting[done.cols] = False
+        if not waiting.any() or (done.workers.free_capacity[done.rows] < 2).all():
+            return _single_tote_trips(done)  # nothing can join a trip: 500 fewer objects
         trips = start_trips(
             done.workers, done.candidates, done.geometry, done.rows, done.cols, now_s
         )
-        waiting = np.ones(len(done.candidates), dtype=bool)
-        waiting[done.cols] = False
         extend_trips(
             trips, waiting, done.workers, done.candidates, done.geometry, now_s, self._policy
         )
         return _trip_assignments(trips, done)
+
+
+def _single_tote_trips(done: Assignment) -> list[TripAssignment]:
+    """What `_trip_assignments` gives when no trip grew, straight from the assignment."""
+    agv_ids = [agv.id for agv in done.workers.agvs]
+    task_ids = [task.id for task in done.candidates.tasks]
+    pickups = done.candidates.pickup.tolist()
+    stations = done.candidates.stations[done.candidates.station_index].tolist()
+    return [
+        TripAssignment(agv_ids[row], (task_ids[col],), (pickups[col], stations[col]))
+        for row, col in zip(done.rows.tolist(), done.cols.tolist(), strict=True)
+    ]
 
 
 def _trip_assignments(trips: list[Trip], done: Assignment) -> list[TripAssignment]:

@@ -19,8 +19,8 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # no stubs in the venv
-from scipy.sparse.csgraph import connected_components, dijkstra  # type: ignore[import-untyped]
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from controller.traffic.floor import CompiledFloor, Table
 

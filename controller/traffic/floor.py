@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # no stubs in the venv
-from scipy.sparse.csgraph import dijkstra  # type: ignore[import-untyped]
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 from controller.traffic import repair
 
@@ -337,6 +337,18 @@ class CompiledFloor:
         if not goals:
             return np.empty((0, self.node_count), dtype=np.float32)
         return np.stack([tables[goal] for goal in goals])
+
+    def distances(self, goals: Sequence[int], nodes: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Shape [len(goals), len(nodes)]: row k, column m is the distance from nodes[m] to
+        goals[k]. Only those entries are read: the dispatcher needs a few hundred of each
+        table's tens of thousands, and copying whole rows cost it more than the rest of a
+        tick (500 tables of a 42k-node floor are 84 MB)."""
+        at = np.asarray(nodes, dtype=np.intp).reshape(-1)
+        tables = self.distance_tables(goals)
+        out = np.empty((len(goals), at.size), dtype=np.float32)
+        for k, goal in enumerate(goals):
+            out[k] = tables[goal][at]
+        return out
 
     def precompute(self, goals: Iterable[int]) -> None:
         """Compute the tables of `goals` now, in batched Dijkstra calls. Rack goals beyond

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # no stubs in the venv
+from scipy.sparse import csr_matrix
 
 from controller.traffic.floor import GOAL_KINDS, CompiledFloor
 from controller.traffic.ids import AgvId, Edge

@@ -32,14 +32,13 @@ class GridFloor:
         n = width * height
         weights = np.full(len(rows), cell_m)
         self.graph = csr_matrix((weights, (rows, cols)), shape=(n, n))
-        self.requests: list[list[int]] = []
 
     def node(self, x: int, y: int = 0) -> int:
         return y * self.width + x
 
-    def distance_rows(self, goals: Sequence[int]) -> np.ndarray:
-        self.requests.append(list(goals))
-        return dijkstra(self.graph, directed=False, indices=list(goals)).astype(np.float32)
+    def distances(self, goals: Sequence[int], nodes: np.ndarray) -> np.ndarray:
+        rows = dijkstra(self.graph, directed=False, indices=list(goals)).astype(np.float32)
+        return rows[:, np.asarray(nodes, dtype=np.int64)].reshape(len(goals), -1)
 
 
 class DirectedFloor:
@@ -54,8 +53,9 @@ class DirectedFloor:
         # [a, b]: distance from a to b.
         self.all_pairs = dijkstra(self.graph, directed=True)
 
-    def distance_rows(self, goals: Sequence[int]) -> np.ndarray:
-        return self.all_pairs[:, list(goals)].T.astype(np.float32)
+    def distances(self, goals: Sequence[int], nodes: np.ndarray) -> np.ndarray:
+        at = np.asarray(nodes, dtype=np.int64)
+        return self.all_pairs[np.ix_(at, list(goals))].T.astype(np.float32)
 
 
 def agv(

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.optimize import linear_sum_assignment
 
 from controller.dispatch import DispatchPolicy, MinCostDispatcher
 from controller.dispatch.assignment import by_urgency, candidate_count, min_cost_pairs
@@ -142,3 +143,33 @@ def test_with_many_more_tasks_than_agvs_only_urgent_ones_are_considered() -> Non
     ]
     decisions = MinCostDispatcher(floor, policy).decide([agv("a", 0)], tasks, now_s=100.0)
     assert decisions.assigned_task_ids() in (["old0"], ["old1"])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_near_square_rectangle_is_solved_as_well_as_unpadded(seed: int) -> None:
+    """min_cost_pairs pads a near-square rectangle with rows that leave a column unassigned
+    at no cost; the best total must be the one of the plain rectangle."""
+    rng = np.random.default_rng(500 + seed)
+    n = int(rng.integers(4, 7))
+    cost = rng.uniform(-50, 100, (n, n + 1))
+    if seed % 2:
+        cost[rng.random(cost.shape) < 0.3] = np.inf
+
+    rows, cols = min_cost_pairs(cost)
+
+    assert np.isfinite(cost[rows, cols]).all()
+    assert len(set(cols.tolist())) == len(cols)
+    pairs, total = brute_force(cost)
+    assert len(rows) == pairs
+    assert cost[rows, cols].sum() == pytest.approx(total)
+
+
+def test_a_large_near_square_rectangle_costs_what_the_plain_solver_finds() -> None:
+    rng = np.random.default_rng(7)
+    cost = rng.uniform(-500, 300, (45, 50)) + rng.uniform(0, 1000, 50)[None, :]
+
+    rows, cols = min_cost_pairs(cost)
+
+    plain_rows, plain_cols = linear_sum_assignment(cost)
+    assert len(rows) == 45
+    assert cost[rows, cols].sum() == pytest.approx(cost[plain_rows, plain_cols].sum())

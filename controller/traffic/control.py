@@ -406,9 +406,9 @@ class FleetControl:
     def _dispatch(self, now_s: float, open_tasks: Sequence[PickTask]) -> Decisions:
         """The dispatcher sees the AGVs in contact, and the tasks on no trip whose tote can
         be taken to its station now. A task cut off (its station behind a closed aisle or
-        a failed AGV) waits until the way opens: the dispatcher's own station distances
-        are fetched once and never refreshed (controller/dispatch/geometry.py GoalRows),
-        so it would keep sending totes to a station nobody can reach."""
+        a failed AGV) waits until the way opens. The dispatcher's distances follow closed
+        edges, but not the nodes a failed AGV blocks (the planner's alone), so it would
+        send totes towards a station nobody can reach."""
         fleet = [v for v in self._vehicles.values() if v.dispatchable()]
         tasks = self.deliverable([t for t in open_tasks if t.id not in self._on_trips])
         decisions = self.dispatcher.decide([v.snapshot() for v in fleet], tasks, now_s)

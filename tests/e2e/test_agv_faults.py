@@ -37,10 +37,11 @@ STEP_DEADLINE_S = 10.0
 SKU, BIN, TOTE, QTY = "SKU-0024", "A5-04", "TOTE-0030", 2
 NEAR_SKU = "SKU-0001"  # its bin A1-01 is 13 m from parking: a slow trip stays short
 FIRST_AGV = "AGV-01"
-# The parking row is a dead end whose only way out runs along F00-F06: an AGV broken down
-# there shuts the others in (traffic control will not send them through it). Faults that
-# must leave the floor passable strike once the AGV has reported this node, past it.
-PAST_THE_PARKING_ROW = "F09"
+# The parking row and station ST1 hang off the front aisle's first stretch (F00-F12) with
+# no other way in: an AGV broken down there shuts the others in, or ST1 off (traffic control
+# will not send an AGV through it). Faults that must leave the floor passable strike once
+# the AGV has reported this node, past that stretch.
+PAST_THE_DEAD_ENDS = "F15"
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ async def test_fatal_error_before_the_pick_queues_the_fetch_again_for_another_ag
 ) -> None:
     before = await site.stock(SKU)
     await site.push_order("SO-FATAL-1", ("10", SKU, QTY))
-    fetch = await driving_to_the_rack(site, "SO-FATAL-1", past=PAST_THE_PARKING_ROW)
+    fetch = await driving_to_the_rack(site, "SO-FATAL-1", past=PAST_THE_DEAD_ENDS)
     faulty = fetch.agv
     assert faulty == FIRST_AGV
 

@@ -334,6 +334,8 @@ class MotionPlanner:
             progress.elapsed += 1
             if distance < progress.best:
                 progress.best, progress.stalled = distance, 0
+            elif agent.committed:
+                pass  # on its way along its base: neither progress nor a stall yet
             elif agent.frozen or agent.goal in unavailable:
                 # It cannot move, no plan can take it there, or its goal is not free yet.
                 progress.stalled = 0

@@ -461,6 +461,7 @@ class FleetControl:
                     goal,
                     frozen or driving,
                     committed=driving and not frozen,
+                    yields=vehicle.trip is not None and vehicle.trip.parked,
                 )
             )
         return agents, bases

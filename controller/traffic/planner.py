@@ -76,6 +76,9 @@ class AgentState:
     # Frozen only for this plan: on its way to `node` (the end of its base), not stopped.
     # A joint plan it is on holds: it is doing its step, at its own pace.
     committed: bool = False
+    # Bound for a parking node: it goes there, but after every agent with work has moved,
+    # so that one is never held up by it (a dead-end parking row is left open that way).
+    yields: bool = False
 
 
 @dataclass(slots=True)
@@ -589,7 +592,7 @@ class MotionPlanner:
             moves = pibt.step(
                 self.floor,
                 positions,
-                sorted(movable, key=priority.__getitem__, reverse=True),
+                sorted(movable, key=lambda i: (not agents[i].yields, priority[i]), reverse=True),
                 tables,
                 self._rng,
                 obstacles=blocked,

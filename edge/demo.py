@@ -195,6 +195,18 @@ async def _watch(
     return statuses
 
 
+async def _totes_home(demo: Demo, started: float, interrupted: asyncio.Event) -> None:
+    """Once the orders are done, wait (within the timeout) for the AGVs to bring every
+    fetched tote home: the site is at rest, and the summary counts every trip."""
+    print("bringing the totes home...", flush=True)
+    while not interrupted.is_set() and time.monotonic() - started < demo.options.timeout_s:
+        trips = (await demo.edge_metrics()).get("warehouse_edge_agv_trips_total", Counter())
+        if trips["return"] >= trips["fetch"] + trips["put_back"]:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(interrupted.wait(), timeout=0.5)
+
+
 def _summary(
     statuses: Counter[str],
     total: int,
@@ -256,6 +268,7 @@ async def _run(options: DemoOptions, workdir: Path) -> int:
             print(f"pushed {len(order_ids)} orders to the central API at {demo.api_url}")
             statuses = await _watch(demo, order_ids, started, interrupted)
             elapsed = time.monotonic() - started
+            await _totes_home(demo, started, interrupted)
             if interrupted.is_set():
                 print("interrupted: stopping every part")
                 return 130

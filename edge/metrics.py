@@ -22,6 +22,10 @@ CONTROLLER_COUNTERS = {
         "door",
     ),
     "agv_off_map": ("AGV states naming a node that is not on the site map", "agv"),
+    "traffic_violations": (
+        "what the reservation kernel's checks found (deadlocks, stalls, conflicts)",
+        "kind",
+    ),
     "parcels_diverted_unknown": ("diverts confirmed for parcels we do not know", "chute"),
     "cartons_verified": ("closed cartons judged by RFID", "verdict"),
     "tag_reads_ignored": ("RFID reads ignored", "reason"),

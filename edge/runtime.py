@@ -61,6 +61,7 @@ WORK_CURSOR_KEY = "work_after"
 CENTRAL_RETRY_MAX_S = 10.0
 LOOP_RETRY_MAX_S = 10.0  # longest pause of a loop that keeps failing unexpectedly
 OUTBOX_IDLE_POLL_S = 1.0  # an idle outbox sender looks again after this, woken or not
+FLEET_TICK_SHARE = 0.25  # of the loop's time the fleet's ticks may take (site controller)
 ORDER_RELEASED = "order.released"
 ORDER_CANCEL = "order.cancel"
 PUTBACK_REQUESTED = "putback.requested"
@@ -371,6 +372,9 @@ async def bootstrap(settings: EdgeSettings) -> EdgeRuntime:
         id_prefix=f"{site.site}-{secrets.token_hex(3)}",  # VDA orderIds never repeat across runs
         next_sscc_serial=serial,
         verify_window=timedelta(seconds=settings.verify_window_s),
+        # The fleet's tick (every AGV planned) on every AGV state while that costs at most
+        # this share of the loop's time; less often for a large fleet.
+        fleet_tick_share=FLEET_TICK_SHARE,
     )
     mqtt = MqttConnection(
         host=settings.mqtt.host,

@@ -77,9 +77,12 @@ class ParkingBook:
 
     def plan(self, idle: Sequence[AgvSnapshot], recent_pickups: np.ndarray) -> list[SendToPark]:
         """Park those of the `idle` AGVs (given nothing else this tick) that hold no node."""
-        unparked = [agv for agv in idle if agv.id not in self._claims]
-        if not unparked or len(self._parking) == 0:
+        if len(self._parking) == 0:
             return []
+        sent = self._settle_where_they_stand(idle)
+        unparked = [agv for agv in idle if agv.id not in self._claims]
+        if not unparked:
+            return sent
         taken = set(self._claims.values())
         wanderers = []
         for agv in unparked:
@@ -90,7 +93,7 @@ class ParkingBook:
                 wanderers.append(agv)
         free = self._parking[~np.isin(self._parking, list(taken))]
         if not wanderers or len(free) == 0:
-            return []
+            return sent
         nodes = np.array([agv.node for agv in wanderers], dtype=np.int64)
         speed = np.array([agv.speed_mps for agv in wanderers])
         cost = between(self._tables, free, nodes).T / speed[:, None]
@@ -98,11 +101,30 @@ class ParkingBook:
             demand_m = _mean_reachable(between(self._tables, recent_pickups, free))
             cost += self._policy.demand_weight * demand_m[None, :] / float(np.median(speed))
         rows, cols = min_cost_pairs(cost)
-        sent = []
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
             agv, node = wanderers[row], int(free[col])
             self._claims[agv.id] = node
             sent.append(SendToPark(agv.id, node))
+        return sent
+
+    def _settle_where_they_stand(self, idle: Sequence[AgvSnapshot]) -> list[SendToPark]:
+        """An idle AGV standing on a parking node parks there, even if it was bound for
+        another: it was pushed aside on its way. Whoever had claimed that node, and is not
+        on it, parks elsewhere. Without this, two AGVs bound for each other's node in a
+        dead-end row of parking (one way in) can never pass."""
+        parking = set(self._parking.tolist())
+        standing = {agv.node: agv.id for agv in idle if agv.node in parking}
+        # Those bound elsewhere; one not bound anywhere is parked where it is by `plan`.
+        astray = {a for n, a in standing.items() if self._claims.get(a) not in (None, n)}
+        sent = []
+        for node, agv_id in standing.items():
+            if agv_id not in astray:
+                continue
+            for other, claimed in list(self._claims.items()):
+                if claimed == node and standing.get(node) != other:
+                    del self._claims[other]
+            self._claims[agv_id] = node
+            sent.append(SendToPark(agv_id, node))
         return sent
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controller.domain.messages import AgvState, ConnectionState
+from controller.vda5050.acceptance import Delivery
 from controller.vda5050.master import AgvMaster
 
 
@@ -35,13 +36,26 @@ class Agv:
         """No state for longer than the vehicle may stay silent (CHECKLIST 48)."""
         return self.master.vehicle.stale(now)
 
+    def order_open(self) -> bool:
+        """An order was sent that the AGV may still be running: not rejected, never
+        confirmed, or reported done (completed, failed, cancelled) yet."""
+        tracker = self.master.order
+        if tracker is None or tracker.settled:
+            return False
+        if tracker.delivery in (Delivery.REJECTED, Delivery.UNCONFIRMED):
+            return False
+        state = self.state
+        done = state is not None and state.order_id == tracker.order_id and state.order_complete
+        return not done
+
     def free(self, now: datetime) -> bool:
         """Ready for an order by VDA 5050 (online, fresh, no FATAL error, AUTOMATIC,
-        not charging, paused or halted: the master's readiness), with no task, its last
-        order done, standing on a node."""
+        not charging, paused or halted: the master's readiness), with no task, no order
+        open, its last order done, standing on a node."""
         state = self.state
         return (
             self.task_id is None
+            and not self.order_open()
             and state is not None
             and self.master.readiness(now).ready
             and state.order_complete

@@ -1,12 +1,10 @@
 """What the site controller needs of the VDA 5050 master control (controller/vda5050): one
 `AgvMaster` per vehicle, the state it parsed in the controller's own terms, and a transport
-task's route as a VDA 5050 order."""
+task's work at a stop as a VDA 5050 action."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from controller.domain.layout import AgvSpec, Node
+from controller.domain.layout import AgvSpec
 from controller.domain.messages import (
     ActionState,
     AgvError,
@@ -14,11 +12,11 @@ from controller.domain.messages import (
     AgvState,
 )
 from controller.domain.tasks import TaskKind, TaskStatus, TransportTask
+from controller.traffic.trips import StopKind
 from controller.vda5050.actions import ActionParameter, ActionSpec, BlockingType
 from controller.vda5050.headers import AgvAddress, ProtocolVersion
 from controller.vda5050.ids import counter_ids
 from controller.vda5050.master import AgvMaster
-from controller.vda5050.order_builder import NodeSpec
 from controller.vda5050.vehicle import VehicleView
 
 
@@ -65,26 +63,17 @@ def agv_state(view: VehicleView) -> AgvState | None:
     )
 
 
-def task_route(
-    task: TransportTask, to_source: Sequence[Node], to_destination: Sequence[Node], map_id: str
-) -> list[NodeSpec]:
-    """The whole trip, released at once: to the source, pick the tote (unless the AGV
-    already carries it), on to the destination, drop it. Actions are HARD: the vehicle
-    stands still while handling."""
+def stop_action(task: TransportTask, kind: StopKind) -> ActionSpec | None:
+    """The task's work at a stop of that kind: the pick (unless the AGV already carries
+    the tote) or the drop. Actions are HARD: the vehicle stands still while handling."""
     source_kind, destination_kind = (
         ("station", "rack") if task.kind is TaskKind.RETURN else ("rack", "station")
     )
-    nodes = [*to_source, *to_destination[1:]]
-    pick_at, drop_at = len(to_source) - 1, len(nodes) - 1
-    route = []
-    for i, node in enumerate(nodes):
-        actions: list[ActionSpec] = []
-        if i == pick_at and task.carried_by is None:
-            actions.append(_handling("pick", task.pick_action_id, task.tote_id, source_kind))
-        if i == drop_at:
-            actions.append(_handling("drop", task.drop_action_id, task.tote_id, destination_kind))
-        route.append(NodeSpec(node.id, node.x, node.y, map_id, actions=tuple(actions)))
-    return route
+    if kind is StopKind.PICK and task.carried_by is None:
+        return _handling("pick", task.pick_action_id, task.tote_id, source_kind)
+    if kind is StopKind.DROP:
+        return _handling("drop", task.drop_action_id, task.tote_id, destination_kind)
+    return None
 
 
 def _handling(action_type: str, action_id: str, tote_id: str, station_type: str) -> ActionSpec:

@@ -14,17 +14,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import partial
 from typing import Any
 
 from controller.domain.epc import Sgtin, Sscc, decode_epc
 from controller.domain.errors import InvalidEpc, WarehouseError
-from controller.domain.fleet import Agv, choose_agv
+from controller.domain.fleet import Agv
 from controller.domain.gs1 import make_sscc, sscc_from_barcode
 from controller.domain.layout import Site
 from controller.domain.messages import (
     ActionStatus,
     AgvState,
+    ConnectionState,
     Effect,
     PutBackRequest,
     ReleasedOrder,
@@ -51,8 +51,10 @@ from controller.domain.tasks import (
     TransportTask,
     on_agv,
 )
-from controller.routing import FloorMap
-from controller.service.agv_link import agv_state, load_mismatch, master_for, task_route
+from controller.service.agv_link import agv_state, load_mismatch, master_for, stop_action
+from controller.service.fleet_link import FleetLink, WireOrder
+from controller.traffic.trips import Stop, StopKind
+from controller.vda5050.actions import ActionSpec
 from controller.vda5050.events import (
     Incident,
     IncidentKind,
@@ -156,9 +158,19 @@ class SiteController:
         id_prefix: str,
         next_sscc_serial: int,
         verify_window: timedelta,
+        fleet_tick_interval: timedelta = timedelta(0),
+        fleet_tick_share: float | None = None,
     ) -> None:
         self.site = site
-        self.floor = FloorMap(site)
+        # Traffic and dispatch (controller/traffic). Its tick plans every AGV: at most every
+        # `fleet_tick_interval`, and with `fleet_tick_share` set, only as often as keeps
+        # the ticks to that share of the time (a few AGVs: on every state, so that an AGV
+        # is granted its next node as it reports the last; hundreds: every few hundred ms).
+        self.fleet = FleetLink(site)
+        self.fleet_tick_interval = fleet_tick_interval
+        self.fleet_tick_share = fleet_tick_share
+        self._fleet_ticked: datetime | None = None
+        self._fleet_tick_took = timedelta(0)
         self.id_prefix = id_prefix
         self.next_sscc_serial = next_sscc_serial
         self.verify_window = verify_window
@@ -405,8 +417,9 @@ class SiteController:
         assert state is not None  # the master took it in
         agv.state = state
         out: list[Output] = []
-        if state.last_node_id and not self.floor.has(state.last_node_id):
+        if state.last_node_id and not self.fleet.has(state.last_node_id):
             out.append(Metric("agv_off_map", serial))
+        out += self._observe(serial, agv, now)
         task = self._task_of(serial, state.order_id)
         if task is not None:
             task.last_node_id = state.last_node_id
@@ -434,12 +447,14 @@ class SiteController:
         if lifted:
             task.status = TaskStatus.LOADED
             self.tote_at[task.tote_id] = on_agv(task.agv)
+            self._stop_done(task, StopKind.PICK)
         dropped = drop is ActionStatus.FINISHED
         if (mismatch := load_mismatch(task, state, dropped)) is not None:
             return self._tote_mismatch(task, state, mismatch, now)
         if lifted:
             out += self._on_loaded(task)
         if task.status is TaskStatus.LOADED and dropped:
+            self._stop_done(task, StopKind.DROP)
             task.status = TaskStatus.DELIVERED
             self.tote_at[task.tote_id] = task.destination
             self._busy_totes.discard(task.tote_id)
@@ -459,6 +474,7 @@ class SiteController:
         if not state.order_complete:
             out += self._from_master(agv.serial_number, agv.master.cancel_order(now), now)
         agv.task_id = None
+        self.fleet.abandon(agv.serial_number)
         self.tote_at[task.tote_id] = TOTE_LOST
         return out + self._fail_task(task, "tote_mismatch")
 
@@ -480,9 +496,23 @@ class SiteController:
                     out.append(Metric("agv_orders", "rejected"))  # its Incident follows
                 case Incident(kind=IncidentKind.ORDER_REJECTED | IncidentKind.ORDER_NOT_ACCEPTED):
                     out.append(Metric("agv_incidents", o.kind.value))
+                    agv = self.agvs[serial]
+                    if (
+                        agv.state is not None
+                        and agv.state.order_id == o.order_id
+                        and not agv.state.order_complete
+                    ):
+                        # An update refused: the AGV still runs the order as it had it, but
+                        # it can no longer be extended (CHECKLIST 40). Stop it.
+                        out += self._from_master(serial, agv.master.cancel_order(now), now)
                     task = self._task_of(serial, o.order_id)
                     if task is not None:
-                        out += self._agv_dropped(task, f"agv_{o.kind.value}", o.detail)
+                        # A FATAL error makes the AGV refuse what was on its way to it: the
+                        # error, not the refusal, is why the task ends.
+                        state = self.agvs[serial].state
+                        fatal = state is not None and any(e.level == "FATAL" for e in state.errors)
+                        reason = "agv_failed" if fatal else f"agv_{o.kind.value}"
+                        out += self._agv_dropped(task, reason, o.detail)
                 case OrderFailed():
                     out.append(Metric("agv_orders", "failed"))
                     task = self._task_of(serial, o.order_id)
@@ -516,6 +546,7 @@ class SiteController:
         agv = self.agvs[task.agv]
         if agv.task_id == task.task_id:
             agv.task_id = None
+        self._abandon_trip(task)
         if task.kind is TaskKind.FETCH:
             assert task.order_id is not None
             order = self.orders[task.order_id]
@@ -591,6 +622,7 @@ class SiteController:
 
     def _fail_task(self, task: TransportTask, reason: str) -> list[Output]:
         task.status = TaskStatus.FAILED
+        self._abandon_trip(task)
         self._busy_totes.discard(task.tote_id)
         out: list[Output] = [Metric("task_failed", reason)]
         if task.agv is not None and self.tote_at[task.tote_id] == on_agv(task.agv):
@@ -998,14 +1030,11 @@ class SiteController:
         self._queued = [t for t in self._queued if t.status is TaskStatus.QUEUED]
 
     def _dispatch(self, now: datetime) -> list[Output]:
-        """Send free AGVs to the most urgent tasks whose tote is where the task starts."""
+        """Tasks that can start go to the fleet's dispatcher (controller/traffic): each tick
+        it pairs free AGVs with the most urgent of them, plans every AGV's next steps, and
+        the reservation kernel grants them. What it granted goes out as orders."""
         out: list[Output] = []
-        # An AGV reporting a node we do not have cannot be routed (nor is it where we think).
-        candidates = [
-            agv
-            for agv in self.agvs.values()
-            if agv.state is not None and self.floor.has(agv.state.last_node_id)
-        ]
+        waiting: list[TransportTask] = []
         for task in sorted(self._queued, key=TransportTask.dispatch_key):
             if self.tote_at[task.tote_id] == TOTE_LOST:
                 out += self._fail_task(task, "tote_lost")  # waiting would be for ever
@@ -1015,51 +1044,169 @@ class SiteController:
             if task.carried_by is not None:
                 out += self._carry_home(task, now)
                 continue
-            agv = choose_agv(candidates, now, partial(self.floor.distance, target=task.source))
-            if agv is None:
-                break
-            sent = self._assign(task, agv, now)
-            out += sent
-            if task.status is TaskStatus.QUEUED:  # not sent (see the notice): not this AGV now
-                candidates.remove(agv)
-        self._queued = [t for t in self._queued if t.status is TaskStatus.QUEUED]
+            waiting.append(task)
+        if self._fleet_tick_due(now):
+            out += self._fleet_tick(now, [t for t in waiting if t.status is TaskStatus.QUEUED])
+        self._queued = list(
+            {id(t): t for t in self._queued if t.status is TaskStatus.QUEUED}.values()
+        )
+        return out + self._release(now)
+
+    def _fleet_tick_due(self, now: datetime) -> bool:
+        last = self._fleet_ticked
+        if last is None or now < last:
+            return True
+        interval = self.fleet_tick_interval
+        if self.fleet_tick_share is not None:
+            interval = max(interval, self._fleet_tick_took / self.fleet_tick_share)
+        return now - last >= interval
+
+    def _fleet_tick(self, now: datetime, waiting: list[TransportTask]) -> list[Output]:
+        self._fleet_ticked = now
+        for serial, agv in self.agvs.items():
+            self._observe(serial, agv, now)  # readiness and contact change with time alone
+        result = self.fleet.tick(
+            now, [(t.task_id, t.source, t.destination, t.priority) for t in waiting]
+        )
+        self._fleet_tick_took = timedelta(milliseconds=result.timings.total_ms)
+        out: list[Output] = [Metric("traffic_violations", v.kind.value) for v in result.violations]
+        for trip in result.trips:
+            agv = self.agvs[trip.agv_id]
+            for task_id in trip.task_ids:  # one: the edge's AGVs carry one tote (capacity 1)
+                out += self._assign(self.tasks[task_id], agv, now)
         return out
+
+    def _observe(self, serial: str, agv: Agv, now: datetime) -> list[Output]:
+        """What the fleet needs of the AGV's last state: where it is (freeing what it has
+        passed), whether it is in contact, failed, working, loaded, and free for work."""
+        if agv.state is None:
+            return []
+        violation = self.fleet.observe(
+            serial,
+            agv.state,
+            now=now,
+            online=agv.connection is ConnectionState.ONLINE and not agv.stale(now),
+            takes_work=agv.dispatchable(now),
+        )
+        if violation is None:
+            return []
+        return [
+            Metric("traffic_violations", violation.kind.value),
+            Notice(f"AGV {serial}: {violation.kind.value} at {agv.state.last_node_id}"),
+        ]
 
     def _carry_home(self, task: TransportTask, now: datetime) -> list[Output]:
         """Send the AGV carrying the tote home with it, once it is free again; unless its
         loads show the tote is no longer on it (taken off by hand while it was down)."""
         assert task.carried_by is not None
         agv = self.agvs[task.carried_by]
-        if not agv.free(now) or agv.state is None or not self.floor.has(agv.state.last_node_id):
+        if not agv.free(now) or agv.state is None or not self.fleet.knows(agv.serial_number):
             return []
         if agv.state.load_ids is not None and task.tote_id not in agv.state.load_ids:
             self.tote_at[task.tote_id] = TOTE_LOST
             return self._fail_task(task, "tote_off_agv")
+        drop = Stop(self.fleet.index(task.destination), StopKind.DROP, (task.task_id,))
+        self.fleet.assign(agv.serial_number, [drop])
         return self._assign(task, agv, now)
 
     def _assign(self, task: TransportTask, agv: Agv, now: datetime) -> list[Output]:
-        assert agv.state is not None
-        if task.carried_by is None:
-            to_source = self.floor.path(agv.state.last_node_id, task.source)
-            to_destination = self.floor.path(task.source, task.destination)
-        else:  # from where it stands
-            to_source = [agv.state.last_node_id]
-            to_destination = self.floor.path(agv.state.last_node_id, task.destination)
+        """The task's order goes to the AGV: what the kernel holds for it released, the rest
+        of its trip as the horizon. Not sent (see the notice): the task waits for the next
+        tick, and the AGV's trip ends."""
+        serial = agv.serial_number
+        if not agv.master.may_send_order(now):
+            self.fleet.abandon(serial)  # minOrderInterval: dispatched again next tick
+            return []
         task.attempts += 1
-        route = task_route(
-            task,
-            [self.site.node(n) for n in to_source],
-            [self.site.node(n) for n in to_destination],
-            self.site.map_id,
-        )
-        sent = agv.master.send_order(task.agv_order_id, route, released=len(route), now=now)
+        base = self.fleet.order(serial).base
+        route = self.fleet.route(serial, base, self._stop_action(serial, task))
+        sent = agv.master.send_order(task.agv_order_id, route, released=len(base), now=now)
         if not any(isinstance(o, Publish) for o in sent):
             task.attempts -= 1
-            return self._from_master(agv.serial_number, sent, now)
-        task.status, task.agv = TaskStatus.ASSIGNED, agv.serial_number
+            self.fleet.abandon(serial)
+            return self._from_master(serial, sent, now)
+        self.fleet.wire[serial] = WireOrder(task.agv_order_id, route[len(base) - 1], base[-1])
+        task.status, task.agv = TaskStatus.ASSIGNED, serial
         agv.task_id = task.task_id
         self._busy_totes.add(task.tote_id)
-        return self._from_master(agv.serial_number, sent, now)
+        return self._from_master(serial, sent, now)
+
+    def _release(self, now: datetime) -> list[Output]:
+        """Whatever the kernel granted beyond what each AGV was sent goes out: an update of
+        its running order, or, with none running, a move order (parking, giving way)."""
+        out: list[Output] = []
+        for serial, agv in self.agvs.items():
+            if not self.fleet.knows(serial):
+                continue
+            wire = self.fleet.wire.get(serial)
+            tracker = agv.master.order
+            running = (
+                wire is not None
+                and tracker is not None
+                and tracker.order_id == wire.order_id
+                and not tracker.settled
+                and not tracker.cancel_sent
+            )
+            if not agv.master.may_send_order(now):
+                continue  # minOrderInterval: the next state or tick tries again
+            if running:
+                out += self._extend(serial, agv, now)
+            elif agv.task_id is None and agv.free(now):
+                out += self._move(serial, agv, now)
+        return out
+
+    def _extend(self, serial: str, agv: Agv, now: datetime) -> list[Output]:
+        wire = self.fleet.wire[serial]
+        tracker = agv.master.order
+        new = self.fleet.to_release(serial)
+        if not new or tracker is None or not tracker.accepting_updates:
+            return []  # nothing granted, or the last message not confirmed yet: later
+        task = self.tasks.get(agv.task_id) if agv.task_id else None
+        action = self._stop_action(serial, task) if task is not None else None
+        if action is not None and action.action_id in tracker.action_ids:
+            action = None  # sent with an earlier message of this order
+        route = [wire.decision_point, *self.fleet.route(serial, new, action)]
+        sent = agv.master.extend_order(route, released=1 + len(new), now=now)
+        if any(isinstance(o, Publish) for o in sent):
+            wire.decision_point, wire.decision_index = route[len(new)], new[-1]
+        return self._from_master(serial, sent, now)
+
+    def _move(self, serial: str, agv: Agv, now: datetime) -> list[Output]:
+        """An AGV with no task the fleet moves: to park near demand, out of a station's
+        pocket, or out of another's way. Only what is granted, with no horizon: the order is
+        done where the grant ends, so the AGV is free for work whenever it stands still."""
+        base = self.fleet.order(serial).base
+        if len(base) < 2:
+            return []
+        order_id = self.fleet.next_move_id(serial, self.id_prefix)
+        route = self.fleet.route(serial, base, None, horizon=False)
+        sent = agv.master.send_order(order_id, route, released=len(base), now=now)
+        if any(isinstance(o, Publish) for o in sent):
+            self.fleet.wire[serial] = WireOrder(order_id, route[len(base) - 1], base[-1])
+        return self._from_master(serial, sent, now)
+
+    def _stop_action(self, serial: str, task: TransportTask) -> ActionSpec | None:
+        """The task's work at the AGV's current stop, if that stop is the task's."""
+        stop = self.fleet.order(serial).stop
+        if stop is None or task.task_id not in stop.task_ids:
+            return None
+        return stop_action(task, stop.kind)
+
+    def _stop_done(self, task: TransportTask, kind: StopKind) -> None:
+        """The AGV finished the task's work at its current stop: on to the next."""
+        assert task.agv is not None
+        stop = self.fleet.order(task.agv).stop if self.fleet.knows(task.agv) else None
+        if stop is not None and stop.kind is kind and task.task_id in stop.task_ids:
+            self.fleet.stop_done(task.agv)
+
+    def _abandon_trip(self, task: TransportTask) -> None:
+        """The task's AGV will not finish it: the fleet forgets the trip, and the task is
+        this controller's to queue again or to fail."""
+        if task.agv is None or not self.fleet.knows(task.agv):
+            return
+        trip = self.fleet.control.trip(task.agv)
+        if trip is not None and task.task_id in trip.task_ids():
+            self.fleet.abandon(task.agv)
 
     def _least_busy_station(self) -> str:
         open_orders = Counter(

@@ -118,6 +118,8 @@ class FleetControl:
         base_depth: int = BASE_DEPTH,
         lookahead: int | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        can_take_back: Callable[[AgvId], bool] | None = None,
+        plan_at_base_end: bool = False,
     ) -> None:
         """`lookahead`: plan steps each state keeps its AGV's base ahead (None: the
         states only confirm). Build it on the floor before any edge closes: the
@@ -145,6 +147,11 @@ class FleetControl:
         self._reported: list[Violation] = []  # by observe and closures, until the next tick
         self._yields: dict[AgvId, int] = {}  # deadlocks each AGV has given way in
         self._pockets = frozenset(floor.goals("station")) | frozenset(floor.goals("charger"))
+        self._plan_at_base_end = plan_at_base_end
+        # Whether an AGV's granted nodes ahead may be taken back to break a deadlock. In the
+        # simulation always; on the edge not once they were released on the wire: a VDA 5050
+        # AGV drives its released base whatever the kernel thinks.
+        self._can_take_back: Callable[[AgvId], bool] = can_take_back or (lambda _agv: True)
 
     # --- AGVs ----------------------------------------------------------------------------
 
@@ -253,6 +260,56 @@ class FleetControl:
         trip.drop_only()
         vehicle.set_trip(trip)
 
+    # --- The caller's hand in trips (the edge) --------------------------------------------
+
+    def set_takes_work(self, agv_id: AgvId, takes_work: bool) -> None:
+        """Whether the dispatcher may give the AGV a new trip. The edge withholds work from
+        an AGV that still runs a VDA 5050 order or carries a tote it must first take home."""
+        self._vehicles[agv_id].takes_work = takes_work
+
+    def assign(self, agv_id: AgvId, stops: Sequence[Stop]) -> None:
+        """A trip the caller decided, not the dispatcher: a tote stranded on a recovered AGV
+        goes home on that AGV (a drop with no pick). Replaces whatever trip it had."""
+        vehicle = self._vehicles[agv_id]
+        self.abandon(agv_id)
+        trip = Trip(list(stops))
+        vehicle.set_trip(trip)
+        self._on_trips.update(trip.task_ids())
+
+    def abandon(self, agv_id: AgvId) -> tuple[str, ...]:
+        """The AGV will not finish its trip (its order was rejected, failed or cancelled):
+        the trip ends, and its tasks are the caller's again. Returns their ids."""
+        vehicle = self._vehicles[agv_id]
+        if vehicle.trip is None:
+            return ()
+        task_ids = vehicle.trip.task_ids()
+        self._on_trips.difference_update(task_ids)
+        vehicle.set_trip(None)
+        return task_ids
+
+    def relocate(self, agv_id: AgvId, node: int) -> Violation | None:
+        """The AGV reports a node it was never granted (moved by hand, or re-initialised):
+        it holds that node alone from now on, if nobody else holds it. Otherwise nothing
+        changes and the conflict is returned (and reported with the next tick)."""
+        holder = self.kernel.holder(node)
+        if holder is not None and holder != agv_id:
+            violation = Violation(ViolationKind.PLACE_CONFLICT, (agv_id, holder), (node,))
+            self._reported.append(violation)
+            return violation
+        vehicle = self._vehicles[agv_id]
+        offline = self.kernel.is_offline(agv_id)
+        self.kernel.remove(agv_id)
+        self.kernel.place(agv_id, node)
+        if offline:
+            self.kernel.offline(agv_id)
+        vehicle.node = node
+        return None
+
+    def vehicle_node(self, agv_id: AgvId) -> int | None:
+        """The node the AGV last confirmed; None for an AGV not in the fleet."""
+        vehicle = self._vehicles.get(agv_id)
+        return None if vehicle is None else vehicle.node
+
     # --- The floor changing --------------------------------------------------------------
 
     def close_edge(self, a: int, b: int) -> None:
@@ -349,9 +406,9 @@ class FleetControl:
     def _dispatch(self, now_s: float, open_tasks: Sequence[PickTask]) -> Decisions:
         """The dispatcher sees the AGVs in contact, and the tasks on no trip whose tote can
         be taken to its station now. A task cut off (its station behind a closed aisle or
-        a failed AGV) waits until the way opens: the dispatcher's own station distances
-        are fetched once and never refreshed (controller/dispatch/geometry.py GoalRows),
-        so it would keep sending totes to a station nobody can reach."""
+        a failed AGV) waits until the way opens. The dispatcher's distances follow closed
+        edges, but not the nodes a failed AGV blocks (the planner's alone), so it would
+        send totes towards a station nobody can reach."""
         fleet = [v for v in self._vehicles.values() if v.dispatchable()]
         tasks = self.deliverable([t for t in open_tasks if t.id not in self._on_trips])
         decisions = self.dispatcher.decide([v.snapshot() for v in fleet], tasks, now_s)
@@ -392,7 +449,21 @@ class FleetControl:
         for vehicle in vehicles:
             goal = goals[vehicle.id]
             kernel.set_goal(vehicle.id, goal)
-            agents.append(AgentState(vehicle.id, bases[vehicle.id][-1], goal, vehicle.frozen()))
+            # Still driving a base it holds ahead: committed, standing still for this plan
+            # (on the edge, where AGVs take several ticks per edge; the simulation's AGVs
+            # reach their base's end every tick).
+            driving = self._plan_at_base_end and len(bases[vehicle.id]) > 1
+            frozen = vehicle.frozen()
+            agents.append(
+                AgentState(
+                    vehicle.id,
+                    bases[vehicle.id][-1],
+                    goal,
+                    frozen or driving,
+                    committed=driving and not frozen,
+                    yields=vehicle.trip is not None and vehicle.trip.parked,
+                )
+            )
         return agents, bases
 
     def _heading(self, vehicle: Vehicle, base: tuple[int, ...]) -> int | None:
@@ -458,14 +529,24 @@ class FleetControl:
         """The kernel's check; each deadlock broken by its chosen AGV giving way."""
         violations = self.kernel.check(now_s, self._goal_reachable)
         for violation in violations:
-            if violation.kind is ViolationKind.DEADLOCK:
-                yielder = violation.agvs[0]
-                if self.kernel.can_yield(yielder):
-                    self.kernel.release_ahead(yielder)
-                    self._plans.pop(yielder, None)  # states must not take it all back
-                    # Its next deadlock, someone else yields: nobody gives way for ever.
-                    self._yields[yielder] = self._yields.get(yielder, 0) + 1
-                    self.kernel.set_priority(yielder, self._yields[yielder])
+            if violation.kind is not ViolationKind.DEADLOCK:
+                continue
+            # The kernel's choice first; the others of the cycle if its nodes ahead cannot be
+            # taken back (offline, or released on the wire).
+            yielder = next(
+                (
+                    agv
+                    for agv in violation.agvs
+                    if self.kernel.can_yield(agv) and self._can_take_back(agv)
+                ),
+                None,
+            )
+            if yielder is not None:
+                self.kernel.release_ahead(yielder)
+                self._plans.pop(yielder, None)  # states must not take it all back
+                # Its next deadlock, someone else yields: nobody gives way for ever.
+                self._yields[yielder] = self._yields.get(yielder, 0) + 1
+                self.kernel.set_priority(yielder, self._yields[yielder])
         return violations
 
     def _goal_reachable(self, agv_id: AgvId) -> bool:

@@ -295,6 +295,25 @@ class CompiledFloor:
         computed now: the synchronous fallback of the background rebuild."""
         return self.distance_tables((goal,))[goal]
 
+    def shortest_path(self, start: int, goal: int) -> tuple[int, ...]:
+        """The nodes after `start` on a shortest open path to `goal`, down its distance table
+        (no search); empty if `goal` is `start` or out of reach."""
+        table = self.distances_to(goal)
+        if not math.isfinite(table.item(start)):
+            return ()
+        path: list[int] = []
+        node = start
+        while node != goal and len(path) < len(self._ids):
+            node = min(
+                (
+                    (length + table.item(other), other)
+                    for other, length in zip(self.adjacency[node], self._lengths[node], strict=True)
+                    if not self.is_closed(node, other)
+                ),
+            )[1]
+            path.append(node)
+        return tuple(path)
+
     def distance_tables(self, goals: Iterable[int]) -> dict[int, Table]:
         """The tables of `goals`, the missing and stale ones computed in one batch."""
         with self._lock:

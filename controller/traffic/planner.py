@@ -73,6 +73,12 @@ class AgentState:
     node: int
     goal: int | None = None
     frozen: bool = False
+    # Frozen only for this plan: on its way to `node` (the end of its base), not stopped.
+    # A joint plan it is on holds: it is doing its step, at its own pace.
+    committed: bool = False
+    # Bound for a parking node: it goes there, but after every agent with work has moved,
+    # so that one is never held up by it (a dead-end parking row is left open that way).
+    yields: bool = False
 
 
 @dataclass(slots=True)
@@ -331,6 +337,8 @@ class MotionPlanner:
             progress.elapsed += 1
             if distance < progress.best:
                 progress.best, progress.stalled = distance, 0
+            elif agent.committed:
+                pass  # on its way along its base: neither progress nor a stall yet
             elif agent.frozen or agent.goal in unavailable:
                 # It cannot move, no plan can take it there, or its goal is not free yet.
                 progress.stalled = 0
@@ -349,15 +357,21 @@ class MotionPlanner:
         for plan in self._plans:
             members = [where.get(agent_id) for agent_id in plan.agents]
             if any(
-                i is None or agents[i].frozen or agents[i].goal != goal
+                i is None
+                or (agents[i].frozen and not agents[i].committed)
+                or agents[i].goal != goal
                 for i, goal in zip(members, plan.goals, strict=True)
             ):
                 continue
             now = tuple(agents[i].node for i in members if i is not None)
             if now == plan.ahead(1):
                 plan.at += 1
-            elif now != plan.ahead(0):
+            elif not all(
+                node in (before, after)
+                for node, before, after in zip(now, plan.ahead(0), plan.ahead(1), strict=True)
+            ):
                 continue  # someone did not move as planned: the plan no longer holds
+            # (Some at the step's end, some still at its start: they wait for each other.)
             if plan.at == len(plan.configurations) - 1:
                 continue  # done
             if self._next_step_holds(plan, occupant):
@@ -578,7 +592,7 @@ class MotionPlanner:
             moves = pibt.step(
                 self.floor,
                 positions,
-                sorted(movable, key=priority.__getitem__, reverse=True),
+                sorted(movable, key=lambda i: (not agents[i].yields, priority[i]), reverse=True),
                 tables,
                 self._rng,
                 obstacles=blocked,

@@ -26,6 +26,9 @@ class Vehicle:
     # (or the edge's action ids) tells one visit of a node from the next by it.
     stop_key: int = 0
     blocked: tuple[int, ...] = ()  # the nodes it held when it failed, blocked for the planner
+    # The caller's say on new work: the edge withholds it while the AGV still runs an order
+    # or carries a load it must first take home (the simulation never does).
+    takes_work: bool = True
 
     @property
     def stop(self) -> Stop | None:
@@ -63,6 +66,7 @@ class Vehicle:
         """Free for a task trip: idle or parked, empty-handed, able to drive."""
         return (
             self.online
+            and self.takes_work
             and not self.failed
             and not self.working
             and self.carrying == 0

@@ -104,6 +104,11 @@ class AgvMaster:
         size = len(encode(self.headers.header(topic, now, consume=False) | body))
         return f"message of {size} bytes, the AGV takes at most {limit}" if size > limit else None
 
+    def may_send_order(self, now: datetime) -> bool:
+        """Whether `minOrderInterval` (item 28) has passed since the last order message:
+        callers that send often (base extensions) wait for it rather than be refused."""
+        return self._too_soon(now) is None
+
     def _too_soon(self, now: datetime) -> str | None:
         """Item 28: `timing.minOrderInterval` between two `order` messages."""
         interval = self.vehicle.capabilities.min_order_interval

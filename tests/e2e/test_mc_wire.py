@@ -19,7 +19,14 @@ import pytest
 
 from tests.conftest import Broker
 from tests.e2e.site_in_process import InProcessSite, site_in_process
-from tests.e2e.test_agv_faults import SEED, SHIP_DEADLINE_S, SKU, SPEEDUP, driving_to_the_rack
+from tests.e2e.test_agv_faults import (
+    PAST_THE_DEAD_ENDS,
+    SEED,
+    SHIP_DEADLINE_S,
+    SKU,
+    SPEEDUP,
+    driving_to_the_rack,
+)
 from tests.simulators.mqtt_wire import (
     CONNECT,
     SUBSCRIBE,
@@ -46,7 +53,7 @@ async def _run(broker: Broker, tmp_path: pytest.TempPathFactory) -> EdgeWire:
     site_id = f"t{uuid.uuid4().hex[:10]}"
     async with site_in_process(broker, workdir, site_id, speedup=SPEEDUP, seed=SEED) as site:
         await site.push_order("SO-WIRE-1", ("10", SKU, 2))
-        fetch = await driving_to_the_rack(site, "SO-WIRE-1")
+        fetch = await driving_to_the_rack(site, "SO-WIRE-1", past=PAST_THE_DEAD_ENDS)
         site.sim.agvs[fetch.agv or ""].inject_fatal_error()
         order = await site.order_reaching("SO-WIRE-1", {"shipped"}, SHIP_DEADLINE_S)
         return _evidence(site, order["status"])

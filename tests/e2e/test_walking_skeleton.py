@@ -190,7 +190,8 @@ async def _until_final(
 
 
 async def _fleet_settled(http: httpx.AsyncClient, site_id: str) -> dict[str, dict[str, Any]]:
-    """The fleet view once every AGV is reported online and idle (or at the deadline)."""
+    """The fleet view once every AGV is reported online and at rest (or at the deadline):
+    not driving, and nothing left of its order (idle AGVs drive off to park near demand)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + FLEET_DEADLINE_S
     while True:
@@ -199,7 +200,11 @@ async def _fleet_settled(http: httpx.AsyncClient, site_id: str) -> dict[str, dic
         fleet = {agv["serial_number"]: agv for agv in answer.json()["agvs"]}
         statuses = [agv["status"] for agv in fleet.values()]
         settled = all(
-            s is not None and s["connection"] == "ONLINE" and not s["driving"] for s in statuses
+            s is not None
+            and s["connection"] == "ONLINE"
+            and not s["driving"]
+            and (s["order"] is None or s["order"]["nodes_left"] == 0)
+            for s in statuses
         )
         if settled or loop.time() > deadline:
             return fleet

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.domain.epc import encode_sgtin96
 from controller.domain.layout import Site
 from controller.domain.messages import (
     Allocation,
@@ -16,10 +15,6 @@ from controller.domain.messages import (
     ReleasedOrder,
     Report,
     ReportType,
-    StationCloseCarton,
-    StationLabel,
-    StationPick,
-    TagRead,
 )
 from controller.service.site_controller import Output, SiteController
 from controller.vda5050.events import Publish
@@ -32,9 +27,14 @@ PREFIX_LEN = 7  # the demo site's company prefix 0614141
 _header_ids = itertools.count(1)
 
 
+def next_header_id() -> int:
+    """Rising across every message the tests make up, as a vehicle's own counter does."""
+    return next(_header_ids)
+
+
 def _header(serial: str) -> dict[str, Any]:
     return {
-        "headerId": next(_header_ids),  # rising, as a vehicle's own counter does
+        "headerId": next_header_id(),  # rising, as a vehicle's own counter does
         "timestamp": "2026-11-22T10:00:00.00Z",
         "version": "2.1.0",
         "manufacturer": "simbotics",
@@ -109,6 +109,7 @@ class AgvOrder:
     order_update_id: int
     nodes: tuple[str, ...]
     actions: tuple[dict[str, Any], ...]  # each with its node's index as "node_index"
+    released: int  # how many of `nodes` are released (the base); the rest is the horizon
 
     def action(self, action_type: str) -> dict[str, Any]:
         return next(a for a in self.actions if a["actionType"] == action_type)
@@ -136,6 +137,7 @@ def agv_orders(outputs: list[Output]) -> list[AgvOrder]:
                         for i, n in enumerate(message["nodes"])
                         for a in n["actions"]
                     ),
+                    sum(1 for n in message["nodes"] if n["released"]),
                 )
             )
     return found
@@ -215,35 +217,3 @@ def progress(order: AgvOrder, *done: str, failed: str = "", **extra: Any) -> dic
         nodes_left=[] if complete else list(order.nodes[at + 1 :]),
         **extra,
     )
-
-
-def finish(ctl: SiteController, order: AgvOrder, *done: str, now: datetime = T0) -> list[Output]:
-    """The AGV reports its order with the given actions FINISHED (others WAITING)."""
-    return ctl.agv_state(order.serial_number, progress(order, *done), now)
-
-
-def deliver(ctl: SiteController, order: ReleasedOrder) -> StationPick:
-    """Release a single-line order and bring its tote to the station: the pick instruction."""
-    [cmd] = agv_orders(ctl.release_order(order, T0))
-    finish(ctl, cmd, "pick")
-    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
-    return pick
-
-
-def walk_to_packed(
-    ctl: SiteController, site: Site, order: ReleasedOrder
-) -> tuple[str, list[Output]]:
-    """Drive one single-line order from release to a verified carton; return its SSCC."""
-    [cmd] = agv_orders(ctl.release_order(order, T0))
-    assert reports(finish(ctl, cmd, "pick")) == [ReportType.ORDER_PICKING]
-    [pick] = of(finish(ctl, cmd, "pick", "drop"), StationPick)
-    out = ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0)
-    assert reports(out) == [ReportType.LINE_PICKED, ReportType.ORDER_PICKED]
-    assert of(out, StationCloseCarton) == [StationCloseCarton(pick.station_id, order.order_id)]
-    assert ctl.station_carton_closed(pick.station_id, order.order_id, T0) == []
-    reader = site.station(pick.station_id).rfid_reader
-    epcs = [encode_sgtin96(pick.gtin, serial, PREFIX_LEN) for serial in range(1, pick.qty + 1)]
-    out = ctl.tag_reads(reader, [TagRead(e, -45.0) for e in epcs + epcs], T0)
-    [label] = of(out, StationLabel)
-    assert reports(out) == [ReportType.ORDER_PACKED]
-    return label.sscc, out

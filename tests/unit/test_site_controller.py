@@ -22,9 +22,16 @@ from controller.domain.messages import (
     StationReject,
     TagRead,
 )
-from controller.domain.tasks import MAX_ATTEMPTS, TOTE_LOST
-from controller.service.site_controller import Metric, Output, SiteController, WorkRefused
-from controller.vda5050.events import Publish
+from controller.domain.tasks import MAX_ATTEMPTS, TOTE_LOST, TaskStatus, TransportTask
+from controller.service.site_controller import Metric, SiteController, WorkRefused
+from tests.unit.floor_sim import (
+    SimulatedFloor,
+    deliver,
+    fetch_task,
+    floor_of,
+    run_until_status,
+    walk_to_packed,
+)
 from tests.unit.site_testing import (
     PREFIX_LEN,
     T0,
@@ -32,16 +39,12 @@ from tests.unit.site_testing import (
     agv_orders,
     bring_online,
     connection,
-    deliver,
-    finish,
     idle,
     instant_actions,
     of,
     one_line_order,
-    progress,
     reports,
     state,
-    walk_to_packed,
 )
 
 
@@ -53,23 +56,39 @@ def test_no_agv_is_sent_before_it_reports_a_state(ctl: SiteController, site: Sit
 def test_released_line_sends_the_nearest_agv_to_pick_at_the_rack_and_drop_at_the_station(
     ctl: SiteController, site: Site
 ) -> None:
-    bring_online(ctl)
+    floor = floor_of(ctl)
+    floor.bring_online()
     order = one_line_order(site)
-    [cmd] = agv_orders(ctl.release_order(order, T0))
+    [first] = agv_orders(floor.release(order))
     bin_node = order.lines[0].allocations[0].bin
-    pick, drop = cmd.actions
-    assert (pick["actionType"], cmd.nodes[pick["node_index"]]) == ("pick", bin_node)
-    assert (drop["actionType"], cmd.nodes[drop["node_index"]]) == ("drop", "ST1")
-    assert drop["node_index"] == len(cmd.nodes) - 1
-    start = cmd.nodes[0]
-    assert start == next(a.start_node for a in site.agvs if a.serial_number == cmd.serial_number)
+    start = next(a.start_node for a in site.agvs if a.serial_number == first.serial_number)
     # the nearest of the four parked AGVs to the rack is chosen
-    distances = {a.serial_number: ctl.floor.distance(a.start_node, bin_node) for a in site.agvs}
-    assert distances[cmd.serial_number] == min(distances.values())
+    distances = {a.serial_number: ctl.fleet.distance(a.start_node, bin_node) for a in site.agvs}
+    assert distances[first.serial_number] == min(distances.values())
+    # only what the kernel granted is released; the rest of the trip is the horizon
+    assert first.nodes[0] == start
+    assert 1 < first.released < len(first.nodes)
+    assert first.nodes[-1] == "ST1"
+    assert bin_node in first.nodes
+    floor.until_out(StationPick)
+    sent = [o for o in floor.agv_orders() if o.order_id == first.order_id]
+    # each action once (an update repeats its decision point as sent, actions and all)
+    actions = {
+        (o.nodes[a["node_index"]], a["actionId"], a["actionType"]) for o in sent for a in o.actions
+    }
+    assert sorted((node, kind) for node, _, kind in actions) == [
+        (bin_node, "pick"),
+        ("ST1", "drop"),
+    ]
+    # an action goes out only on a released node, and each update is stitched on the last
+    for o in sent:
+        assert all(a["node_index"] < o.released for a in o.actions)
+    assert [o.order_update_id for o in sent] == list(range(len(sent)))
     # consecutive route nodes are neighbours on the floor graph
     edges = {frozenset((e.a, e.b)) for e in site.edges}
-    for a, b in zip(cmd.nodes, cmd.nodes[1:], strict=False):
-        assert frozenset((a, b)) in edges
+    for o in sent:
+        for a, b in zip(o.nodes, o.nodes[1:], strict=False):
+            assert frozenset((a, b)) in edges
 
 
 def test_an_order_walks_from_release_to_shipped(ctl: SiteController, site: Site) -> None:
@@ -92,33 +111,36 @@ def test_an_order_walks_from_release_to_shipped(ctl: SiteController, site: Site)
 
 
 def test_the_picked_tote_goes_home_and_its_trip_is_counted(ctl: SiteController, site: Site) -> None:
-    bring_online(ctl)
+    floor = floor_of(ctl)
+    floor.bring_online()
     order = one_line_order(site)
-    [cmd] = agv_orders(ctl.release_order(order, T0))
-    finish(ctl, cmd, "pick")
-    out = finish(ctl, cmd, "pick", "drop")
-    assert Metric("agv_trips", "fetch") in out
-    [pick] = of(out, StationPick)
-    out = ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0)
-    [back] = agv_orders(out)
+    pick = deliver(ctl, order)
+    assert Metric("agv_trips", "fetch") in floor.outputs
+    out = floor.feed(ctl.station_picked(pick.station_id, pick.task_id, pick.qty, floor.now))
     tote = order.lines[0].allocations[0]
-    assert back.nodes[back.action("pick")["node_index"]] == "ST1"
+    [back] = [o for o in agv_orders(out + floor.step()) if o.order_id != pick.task_id]
+    assert "ST1" in back.nodes
     assert back.nodes[-1] == tote.bin
-    assert back.load_id() == tote.tote_id
+    floor.run_until(lambda: floor.world.totes[tote.tote_id].node == tote.bin)
+    assert ctl.tote_at[tote.tote_id] == tote.bin
+    assert Metric("agv_trips", "return") in floor.outputs
 
 
 def test_a_second_order_for_the_same_tote_waits_until_it_is_home(
     ctl: SiteController, site: Site
 ) -> None:
-    bring_online(ctl)
-    [first] = agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0))
-    assert agv_orders(ctl.release_order(one_line_order(site, "SO-2"), T0)) == []
-    finish(ctl, first, "pick")
-    [pick] = of(finish(ctl, first, "pick", "drop"), StationPick)
-    [back] = agv_orders(ctl.station_picked(pick.station_id, pick.task_id, pick.qty, T0))
-    finish(ctl, back, "pick")
-    [second] = agv_orders(finish(ctl, back, "pick", "drop"))
-    assert second.load_id() == first.load_id()
+    floor = floor_of(ctl)
+    floor.bring_online()
+    pick = deliver(ctl, one_line_order(site, "SO-1"))
+    tote = pick.tote_id
+    floor.release(one_line_order(site, "SO-2"))
+    second = fetch_task(ctl, "SO-2")
+    floor.feed(ctl.station_picked(pick.station_id, pick.task_id, pick.qty, floor.now))
+    home = ctl.tote_home[tote]
+    out = run_until_status(floor, second, TaskStatus.ASSIGNED)
+    # not sent before the tote was back in its bin
+    assert floor.world.totes[tote].node == home
+    assert [o for o in agv_orders(out) if o.order_id == second.agv_order_id] != []
 
 
 def test_a_redelivered_pick_confirmation_counts_once(ctl: SiteController, site: Site) -> None:
@@ -368,10 +390,7 @@ def test_a_parcel_is_loaded_only_once_sorted(ctl: SiteController, site: Site) ->
     assert reports(ctl.tag_reads("door-1", [tag], T0)) == [ReportType.PARCEL_LOADED]
 
 
-def two_line_order_with_one_agv(ctl: SiteController, site: Site) -> ReleasedOrder:
-    agv = site.agvs[0]  # one AGV: the second line's fetch waits for it
-    ctl.agv_connection(agv.serial_number, connection(agv.serial_number), T0)
-    ctl.agv_state(agv.serial_number, idle(agv.serial_number, agv.start_node), T0)
+def two_line_order(site: Site) -> ReleasedOrder:
     a, b = site.skus[0], site.skus[1]
     return ReleasedOrder(
         "SO-1",
@@ -386,78 +405,140 @@ def two_line_order_with_one_agv(ctl: SiteController, site: Site) -> ReleasedOrde
     )
 
 
-def cancelled(sent: AgvOrder, out: list[Output]) -> dict[str, Any]:
-    """The AGV's state once the cancelOrder among `out` is done: the order's actions that
-    had not ended are FAILED (CHECKLIST 44)."""
-    [cancel] = [
-        a
-        for o in out
-        if isinstance(o, Publish) and o.topic.value == "instantActions"
-        for a in o.message["actions"]
-    ]
-    message = progress(sent, failed="pick")
-    for action in message["actionStates"]:
-        if action["actionStatus"] == "WAITING":
-            action["actionStatus"] = "FAILED"
-    message["actionStates"].append(
-        {"actionId": cancel["actionId"], "actionType": "cancelOrder", "actionStatus": "FINISHED"}
+def one_agv(ctl: SiteController) -> SimulatedFloor:
+    """Only AGV-01 is on: a second line's fetch waits for it."""
+    floor = floor_of(ctl, serials=("AGV-01",))
+    floor.bring_online()
+    return floor
+
+
+def orders_for(floor: SimulatedFloor, task_id: str) -> list[AgvOrder]:
+    """The orders and updates published for the task's attempts (`t-1`, `t-1.2`, ...)."""
+    return [o for o in floor.agv_orders() if o.order_id.split(".")[0] == task_id]
+
+
+def action_ids(orders: list[AgvOrder], action_type: str) -> list[str]:
+    return list(
+        dict.fromkeys(
+            a["actionId"] for o in orders for a in o.actions if a["actionType"] == action_type
+        )
     )
-    return message
+
+
+def load_ids(orders: list[AgvOrder]) -> set[str]:
+    return {
+        p["value"]
+        for o in orders
+        for a in o.actions
+        for p in a["actionParameters"]
+        if p["key"] == "loadId"
+    }
+
+
+def with_action(message: dict[str, Any], action_type: str, status: str) -> bool:
+    return any(
+        a["actionType"] == action_type and a["actionStatus"] == status
+        for a in message["actionStates"]
+    )
 
 
 def test_a_pick_that_fails_with_the_tote_still_home_is_sent_again_as_a_new_order(
     ctl: SiteController, site: Site
 ) -> None:
-    [first] = agv_orders(ctl.release_order(two_line_order_with_one_agv(ctl, site), T0))
-    out = ctl.agv_state(first.serial_number, progress(first, failed="pick"), T0)
+    floor = one_agv(ctl)
+    floor.release(two_line_order(site))
+    task = fetch_task(ctl, "SO-1", "10")
+    floor.world.totes[task.tote_id].node = None  # not in its bin: the pick finds nothing
+
+    def found_again(serial: str, message: dict[str, Any]) -> dict[str, Any]:
+        if with_action(message, "pick", "FAILED"):
+            floor.world.totes[task.tote_id].node = task.source
+        return message
+
+    floor.tamper = found_again
+    requeued = Metric("task_requeued", "agv_failed")
+    out = floor.run_until(lambda: requeued in floor.outputs)
     assert reports(out) == []
+    run_until_status(floor, task, TaskStatus.DELIVERED)
+    sent = orders_for(floor, task.task_id)
+    # the same tote, under a new orderId (CHECKLIST 23) and new action ids
+    assert list(dict.fromkeys(o.order_id for o in sent)) == [task.task_id, f"{task.task_id}.2"]
+    assert load_ids(sent) == {task.tote_id}
+    assert len(action_ids(sent, "pick")) == 2
+
+
+def test_a_failed_pick_with_nodes_still_ahead_cancels_the_order(
+    ctl: SiteController, site: Site
+) -> None:
+    """An AGV that fails the pick but would drive on to the rest of its order (it keeps its
+    nodes) is stopped with cancelOrder: it would drive on to drop nothing."""
+    floor = one_agv(ctl)
+    floor.release(two_line_order(site))
+    task = fetch_task(ctl, "SO-1", "10")
+    [pick_id] = floor.until_out_order_action("pick")
+
+    def failed_but_driving_on(serial: str, message: dict[str, Any]) -> dict[str, Any]:
+        for action in message["actionStates"]:
+            if action["actionId"] == pick_id and action["actionStatus"] == "FINISHED":
+                action["actionStatus"] = "FAILED"
+                message["nodeStates"] = message["nodeStates"] or [
+                    {"nodeId": task.destination, "sequenceId": 99, "released": False}
+                ]
+        return message
+
+    floor.tamper = failed_but_driving_on
+    out = run_until_status(floor, task, TaskStatus.QUEUED)
     assert Metric("task_requeued", "agv_failed") in out
-    assert instant_actions(out) == ["cancelOrder"]  # it would drive on to drop nothing
-    assert agv_orders(out) == []
-    out = ctl.agv_state(first.serial_number, cancelled(first, out), T0)
-    [again] = agv_orders(out)  # the same tote, under a new orderId (CHECKLIST 23)
-    assert again.load_id() == first.load_id()
-    assert again.order_id == f"{first.order_id}.2"
-    assert again.action("pick")["actionId"] != first.action("pick")["actionId"]
+    assert instant_actions(out) == ["cancelOrder"]
 
 
 def test_a_pick_failing_on_every_attempt_is_escalated_and_its_order_stops(
     ctl: SiteController, site: Site
 ) -> None:
-    [sent] = agv_orders(ctl.release_order(two_line_order_with_one_agv(ctl, site), T0))
-    for _ in range(MAX_ATTEMPTS - 1):
-        out = ctl.agv_state(sent.serial_number, progress(sent, failed="pick"), T0)
-        [sent] = agv_orders(ctl.agv_state(sent.serial_number, cancelled(sent, out), T0))
-    out = ctl.agv_state(sent.serial_number, progress(sent, failed="pick"), T0)
-    assert reports(out) == [ReportType.ORDER_EXCEPTION]
-    assert of(out, Report)[0].data["reason"] == "agv_failed"
-    assert agv_orders(out) == []  # the second line's fetch went with the exception
+    floor = one_agv(ctl)
+    floor.release(two_line_order(site))
+    task = fetch_task(ctl, "SO-1", "10")
+    floor.world.totes[task.tote_id].node = None  # never there
+    exception = floor.until_out(Report, lambda r: r.type is ReportType.ORDER_EXCEPTION)
+    assert exception.data["reason"] == "agv_failed"
+    assert len({o.order_id for o in orders_for(floor, task.task_id)}) == MAX_ATTEMPTS
+    second = fetch_task(ctl, "SO-1", "20")
+    floor.step(30.0)
+    assert orders_for(floor, second.task_id) == []  # it went with the exception
 
 
 def test_a_drop_that_fails_with_the_tote_on_board_is_escalated_at_once(
     ctl: SiteController, site: Site
 ) -> None:
-    [sent] = agv_orders(ctl.release_order(two_line_order_with_one_agv(ctl, site), T0))
-    finish(ctl, sent, "pick")
-    out = ctl.agv_state(sent.serial_number, progress(sent, "pick", failed="drop"), T0)
-    assert reports(out) == [ReportType.ORDER_EXCEPTION]
-    assert ctl.tote_at[sent.load_id()] == f"agv:{sent.serial_number}"  # where a person finds it
+    floor = one_agv(ctl)
+    floor.release(two_line_order(site))
+    task = fetch_task(ctl, "SO-1", "10")
+
+    def drop_fails(serial: str, message: dict[str, Any]) -> dict[str, Any]:
+        for action in message["actionStates"]:
+            if action["actionType"] == "drop" and action["actionStatus"] != "WAITING":
+                action["actionStatus"] = "FAILED"
+                message["loads"] = loads(task.tote_id)
+        return message
+
+    floor.tamper = drop_fails
+    exception = floor.until_out(Report, lambda r: r.type is ReportType.ORDER_EXCEPTION)
+    assert exception.data["reason"] == "agv_failed"
+    assert ctl.tote_at[task.tote_id] == "agv:AGV-01"  # where a person finds it
+    assert ctl.tasks[task.task_id].attempts == 1
 
 
-def fail_with_the_tote_on_board(ctl: SiteController, site: Site, order_id: str) -> AgvOrder:
+def fail_with_the_tote_on_board(floor: SimulatedFloor, site: Site, order_id: str) -> TransportTask:
     """A one-line order's fetch: pick done, then a FATAL error; the order ends in an
     exception and the AGV still carries the tote."""
-    [sent] = agv_orders(ctl.release_order(one_line_order(site, order_id), T0))
-    ctl.agv_state(sent.serial_number, progress(sent, "pick", loads=loads(sent.load_id())), T0)
-    fatal = {
-        "errorType": "driveFault",
-        "errorLevel": "FATAL",
-        "errorReferences": [{"referenceKey": "orderId", "referenceValue": sent.order_id}],
-    }
-    stopped = progress(sent, "pick", failed="drop", errors=[fatal], loads=loads(sent.load_id()))
-    out = ctl.agv_state(sent.serial_number, stopped, T0)
-    assert of(out, Report)[0].data["reason"] == "agv_failed"
-    return sent
+    floor.release(one_line_order(site, order_id))
+    task = fetch_task(floor.ctl, order_id)
+    run_until_status(floor, task, TaskStatus.LOADED)
+    assert task.agv is not None
+    floor.agvs[task.agv].inject_fatal_error(floor.t)
+    exception = floor.until_out(Report, lambda r: r.type is ReportType.ORDER_EXCEPTION)
+    assert exception.data["reason"] == "agv_failed"
+    return task
 
 
 def loads(*tote_ids: str) -> list[dict[str, Any]]:
@@ -470,55 +551,72 @@ def test_an_agv_left_carrying_a_tote_takes_it_home_once_its_fatal_error_is_clear
     """Its task failed with the tote on board. That AGV, and no other, takes the tote home
     once it is ready again: from where it stands, a drop and no pick (a fetch would fail at
     the pick: loadHandlingDeviceOccupied). Other work goes to other AGVs meanwhile."""
-    bring_online(ctl)
-    sent = fail_with_the_tote_on_board(ctl, site, "SO-1")
-    serial, tote = sent.serial_number, sent.load_id()
+    floor = floor_of(ctl)
+    floor.bring_online()
+    failed = fail_with_the_tote_on_board(floor, site, "SO-1")
+    serial, tote = failed.agv, failed.tote_id
+    assert serial is not None
     assert ctl.tote_at[tote] == f"agv:{serial}"
+    floor.release(one_line_order(site, "SO-2", sku_index=1))
+    other = fetch_task(ctl, "SO-2")
+    run_until_status(floor, other, TaskStatus.ASSIGNED)
+    assert other.agv != serial
 
-    cleared = progress(sent, "pick", failed="drop", loads=loads(tote))  # tote still on board
-    [home] = agv_orders(ctl.agv_state(serial, cleared, T0))
-    assert home.serial_number == serial
-    assert [a["actionType"] for a in home.actions] == ["drop"]
-    assert home.load_id() == tote
-    assert home.nodes[0] == cleared["lastNodeId"]
-    assert home.nodes[-1] == ctl.tote_home[tote]
-    [next_fetch] = agv_orders(ctl.release_order(one_line_order(site, "SO-2", sku_index=1), T0))
-    assert next_fetch.serial_number != serial
-
-    ctl.agv_state(serial, progress(home, loads=loads(tote)), T0)
-    ctl.agv_state(serial, progress(home, "drop", loads=[]), T0)
-    assert ctl.tote_at[tote] == ctl.tote_home[tote]
-    assert ctl.agvs[serial].dispatchable(T0)
+    stands_at = floor.agvs[serial].last_node_id
+    floor.agvs[serial].clear_fatal_error(floor.t)
+    floor.run_until(lambda: ctl.tote_at[tote] == ctl.tote_home[tote])
+    [home_id] = (
+        {o.order_id for o in floor.agv_orders()}
+        - {o.order_id for o in floor.agv_orders() if o.order_id.startswith(failed.task_id)}
+        - {
+            o.order_id
+            for o in floor.agv_orders()
+            if o.serial_number != serial or "-m" in o.order_id
+        }
+    )
+    home = [o for o in floor.agv_orders() if o.order_id == home_id]
+    assert home[0].nodes[0] == stands_at
+    assert [a["actionType"] for o in home for a in o.actions] in (["drop"], ["drop", "drop"])
+    assert load_ids(home) == {tote}
+    [drop_at] = {o.nodes[a["node_index"]] for o in home for a in o.actions}
+    assert drop_at == ctl.tote_home[tote]
+    assert floor.world.totes[tote].node == ctl.tote_home[tote]
+    floor.run_until(lambda: ctl.agvs[serial].dispatchable(floor.now), within_s=60.0)
 
 
 def test_a_fetch_of_a_tote_stuck_on_a_failed_agv_goes_once_the_tote_is_home(
     ctl: SiteController, site: Site
 ) -> None:
-    bring_online(ctl)
-    sent = fail_with_the_tote_on_board(ctl, site, "SO-1")
-    serial, tote = sent.serial_number, sent.load_id()
-    assert agv_orders(ctl.release_order(one_line_order(site, "SO-2"), T0)) == []  # waits
-
-    cleared = progress(sent, "pick", failed="drop", loads=loads(tote))
-    [home] = agv_orders(ctl.agv_state(serial, cleared, T0))
-    ctl.agv_state(serial, progress(home, loads=loads(tote)), T0)
-    [fetch] = agv_orders(ctl.agv_state(serial, progress(home, "drop", loads=[]), T0))
-    assert fetch.load_id() == tote
-    assert fetch.nodes[-1] != ctl.tote_home[tote]  # on its way to the station
+    floor = floor_of(ctl)
+    floor.bring_online()
+    failed = fail_with_the_tote_on_board(floor, site, "SO-1")
+    assert failed.agv is not None
+    floor.release(one_line_order(site, "SO-2"))
+    waiting = fetch_task(ctl, "SO-2")
+    floor.step(30.0)
+    assert waiting.status is TaskStatus.QUEUED  # waits for the tote
+    floor.agvs[failed.agv].clear_fatal_error(floor.t)
+    floor.run_until(lambda: waiting.agv is not None)
+    assert floor.world.totes[waiting.tote_id].node == ctl.tote_home[waiting.tote_id]
+    run_until_status(floor, waiting, TaskStatus.DELIVERED)  # on to the station
 
 
 def test_a_tote_taken_off_a_failed_agv_by_hand_is_lost_and_its_next_fetch_an_exception(
     ctl: SiteController, site: Site
 ) -> None:
-    bring_online(ctl)
-    sent = fail_with_the_tote_on_board(ctl, site, "SO-1")
-    serial, tote = sent.serial_number, sent.load_id()
-    out = ctl.agv_state(serial, progress(sent, "pick", failed="drop", loads=[]), T0)
-    assert agv_orders(out) == []
-    assert ctl.tote_at[tote] == TOTE_LOST
-    assert of(out, Metric).count(Metric("task_failed", "tote_off_agv")) == 1
+    floor = floor_of(ctl)
+    floor.bring_online()
+    failed = fail_with_the_tote_on_board(floor, site, "SO-1")
+    assert failed.agv is not None
+    agv = floor.agvs[failed.agv]
+    agv.loads.clear()  # someone lifted it off
+    agv.clear_fatal_error(floor.t)
+    out = floor.run_until(lambda: ctl.tote_at[failed.tote_id] == TOTE_LOST)
+    out += floor.step(5.0)
+    assert of(floor.outputs, Metric).count(Metric("task_failed", "tote_off_agv")) == 1
+    assert [o for o in agv_orders(out) if o.serial_number == failed.agv and o.actions] == []
 
-    out = ctl.release_order(one_line_order(site, "SO-2"), T0)  # wants that tote
+    out = floor.release(one_line_order(site, "SO-2"))  # wants that tote
     assert agv_orders(out) == []
     [exception] = of(out, Report)
     assert (exception.order_id, exception.data["reason"]) == ("SO-2", "tote_lost")
@@ -528,27 +626,43 @@ def test_a_pick_reported_with_another_tote_on_board_stops_the_trip_in_an_excepti
     ctl: SiteController, site: Site
 ) -> None:
     """CHECKLIST 55 / task lifecycle: the load is reconciled with the tote the task expects."""
-    bring_online(ctl)
-    [sent] = agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0))
-    out = ctl.agv_state(sent.serial_number, progress(sent, "pick", loads=loads("TOTE-9999")), T0)
-    assert instant_actions(out) == ["cancelOrder"]
-    [exception] = of(out, Report)
+    floor = floor_of(ctl)
+    floor.bring_online()
+    floor.release(one_line_order(site, "SO-1"))
+    task = fetch_task(ctl, "SO-1")
+
+    def a_stranger_on_board(serial: str, message: dict[str, Any]) -> dict[str, Any]:
+        if with_action(message, "pick", "FINISHED"):
+            message["loads"] = loads("TOTE-9999")
+        return message
+
+    floor.tamper = a_stranger_on_board
+    exception = floor.until_out(Report, lambda r: r.type is ReportType.ORDER_EXCEPTION)
     assert exception.data["reason"] == "tote_mismatch"
-    assert of(out, StationPick) == []
-    assert ctl.tote_at[sent.load_id()] == TOTE_LOST
-    assert not ctl.agvs[sent.serial_number].dispatchable(T0)  # it carries a stranger
+    assert instant_actions(floor.outputs).count("cancelOrder") == 1
+    assert of(floor.outputs, StationPick) == []
+    assert ctl.tote_at[task.tote_id] == TOTE_LOST
+    assert task.agv is not None
+    assert not ctl.agvs[task.agv].dispatchable(floor.now)  # it carries a stranger
 
 
 def test_a_drop_reported_with_the_tote_still_on_board_is_a_mismatch(
     ctl: SiteController, site: Site
 ) -> None:
-    bring_online(ctl)
-    [sent] = agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0))
-    tote = loads(sent.load_id())
-    ctl.agv_state(sent.serial_number, progress(sent, "pick", loads=tote), T0)
-    out = ctl.agv_state(sent.serial_number, progress(sent, "pick", "drop", loads=tote), T0)
-    assert [r.data["reason"] for r in of(out, Report)] == ["tote_mismatch"]
-    assert of(out, StationPick) == []
+    floor = floor_of(ctl)
+    floor.bring_online()
+    floor.release(one_line_order(site, "SO-1"))
+    task = fetch_task(ctl, "SO-1")
+
+    def still_on_board(serial: str, message: dict[str, Any]) -> dict[str, Any]:
+        if with_action(message, "drop", "FINISHED"):
+            message["loads"] = loads(task.tote_id)
+        return message
+
+    floor.tamper = still_on_board
+    exception = floor.until_out(Report, lambda r: r.type is ReportType.ORDER_EXCEPTION)
+    assert exception.data["reason"] == "tote_mismatch"
+    assert of(floor.outputs, StationPick) == []
 
 
 @pytest.mark.parametrize(
@@ -557,33 +671,55 @@ def test_a_drop_reported_with_the_tote_still_on_board_is_a_mismatch(
 def test_loads_that_cannot_tell_which_tote_contradict_nothing(
     ctl: SiteController, site: Site, reported: list[dict[str, Any]] | None
 ) -> None:
-    bring_online(ctl)
-    [sent] = agv_orders(ctl.release_order(one_line_order(site, "SO-1"), T0))
-    extra = {} if reported is None else {"loads": reported}
-    ctl.agv_state(sent.serial_number, progress(sent, "pick", **extra), T0)
-    out = ctl.agv_state(sent.serial_number, progress(sent, "pick", "drop", **extra), T0)
-    assert len(of(out, StationPick)) == 1
-    assert of(out, Report) == []
+    floor = floor_of(ctl)
+    floor.bring_online()
+
+    def unknowing(serial: str, message: dict[str, Any]) -> dict[str, Any]:
+        if message["loads"]:
+            del message["loads"]
+            if reported is not None:
+                message["loads"] = reported
+        return message
+
+    floor.tamper = unknowing
+    deliver(ctl, one_line_order(site, "SO-1"))
+    floor.step(5.0)
+    assert len(of(floor.outputs, StationPick)) == 1
+    assert [r.type for r in of(floor.outputs, Report)] == [ReportType.ORDER_PICKING]
 
 
-def test_an_order_the_agv_rejects_is_sent_again_and_escalated_after_the_last_attempt(
+def test_an_order_the_agv_rejects_is_sent_again_as_a_new_order(
     ctl: SiteController, site: Site
 ) -> None:
     """CHECKLIST 40: a rejection stops that order; the task is not left assigned."""
-    [sent] = agv_orders(ctl.release_order(two_line_order_with_one_agv(ctl, site), T0))
-    refusal = {
-        "errorType": "orderError",
-        "errorLevel": "WARNING",
-        "errorReferences": [{"referenceKey": "orderId", "referenceValue": sent.order_id}],
-    }
-    home = sent.nodes[0]
-    out = ctl.agv_state(sent.serial_number, state(sent.serial_number, home, errors=[refusal]), T0)
-    assert Metric("task_requeued", "agv_order_rejected") in out
-    [again] = agv_orders(out)
-    assert again.order_id != sent.order_id
-    accepted = ctl.agv_state(again.serial_number, progress(again), T0)
-    assert Metric("agv_orders", "accepted") in accepted
-    assert ctl.tasks[ctl.agvs[again.serial_number].task_id or ""].status == "accepted"
+    floor = one_agv(ctl)
+    floor.agvs["AGV-01"].refuse_next_orders(1)
+    floor.release(two_line_order(site))
+    task = fetch_task(ctl, "SO-1", "10")
+    requeued = Metric("task_requeued", "agv_order_rejected")
+    floor.run_until(lambda: requeued in floor.outputs)
+    out = run_until_status(floor, task, TaskStatus.ACCEPTED)
+    assert Metric("agv_orders", "accepted") in out
+    assert [o.order_id for o in orders_for(floor, task.task_id) if o.order_update_id == 0] == [
+        task.task_id,
+        f"{task.task_id}.2",
+    ]
+    run_until_status(floor, task, TaskStatus.DELIVERED)
+
+
+def test_an_agv_refusing_every_order_escalates_the_task_after_the_last_attempt(
+    ctl: SiteController, site: Site
+) -> None:
+    floor = one_agv(ctl)
+    floor.agvs["AGV-01"].refuse_next_orders(1_000)
+    floor.release(two_line_order(site))
+    task = fetch_task(ctl, "SO-1", "10")
+    exception = floor.until_out(Report, lambda r: r.type is ReportType.ORDER_EXCEPTION)
+    assert exception.data["reason"] == "agv_order_rejected"
+    assert task.status is TaskStatus.FAILED
+    assert len({o.order_id for o in orders_for(floor, task.task_id)}) == MAX_ATTEMPTS
+    floor.step(30.0)
+    assert orders_for(floor, fetch_task(ctl, "SO-1", "20").task_id) == []  # went with it
 
 
 def test_an_order_never_echoed_is_resent_then_sent_again_as_a_new_order(
@@ -591,17 +727,15 @@ def test_an_order_never_echoed_is_resent_then_sent_again_as_a_new_order(
 ) -> None:
     """CHECKLIST 38: a lost QoS 0 order is resent a bounded number of times, then the task is
     queued again; nothing waits for it for ever."""
-    [sent] = agv_orders(ctl.release_order(two_line_order_with_one_agv(ctl, site), T0))
-    serial, home = sent.serial_number, sent.nodes[0]
-    now, resent, renewed = T0, [], []
-    for _ in range(20):
-        now += timedelta(seconds=5)
-        ctl.agv_state(serial, idle(serial, home), now)  # alive, but the order never arrives
-        out = ctl.tick(now)
-        resent += [o for o in agv_orders(out) if o.order_id == sent.order_id]
-        renewed += [o for o in agv_orders(out) if o.order_id != sent.order_id]
-        if renewed:
-            break
-    assert resent, "the order was never resent"
-    assert len(resent) < 10
-    assert [o.load_id() for o in renewed] == [sent.load_id()]
+    floor = one_agv(ctl)
+    floor.lose_orders["AGV-01"] = 1_000  # the AGV is alive, but no order arrives
+    floor.release(two_line_order(site))
+    task = fetch_task(ctl, "SO-1", "10")
+    floor.run_until(lambda: task.attempts == 2, what="a new order for the task")
+    sent = orders_for(floor, task.task_id)
+    resent = [o for o in sent if o.order_id == task.task_id][1:]
+    assert 1 <= len(resent) < 10
+    assert all(o.order_update_id == 0 for o in resent)  # the same message again
+    assert load_ids(sent) <= {task.tote_id}
+    floor.lose_orders["AGV-01"] = 0
+    run_until_status(floor, task, TaskStatus.DELIVERED)

@@ -74,3 +74,16 @@ def test_busy_charging_and_loaded_agvs_are_not_parked() -> None:
         agv("loaded", N(3, 1), carrying=1, capacity=1),
     ]
     assert dispatcher().decide(fleet, [], 0.0).park == ()
+
+
+def test_agvs_pushed_onto_each_others_parking_node_park_where_they_stand() -> None:
+    """In a dead-end row of parking, two AGVs bound for each other's node could never pass:
+    each settles where it stands instead."""
+    d = dispatcher(LEFT, RIGHT)
+    first = d.decide([agv("a", N(14, 0)), agv("b", N(16, 0))], [], now_s=0.0)
+    claimed = {order.agv_id: order.node for order in first.park}
+    a_claim, b_claim = claimed["a"], claimed["b"]
+    # pushed aside on the way, each ends up on the node the other was sent to
+    swapped = d.decide([agv("a", b_claim), agv("b", a_claim)], [], now_s=1.0)
+    assert set(swapped.park) == {SendToPark("a", b_claim), SendToPark("b", a_claim)}
+    assert d.decide([agv("a", b_claim), agv("b", a_claim)], [], now_s=2.0).park == ()

@@ -77,7 +77,12 @@ def trip(agv_id: str, tasks: Iterable[tuple[str, int, int]]) -> TripAssignment:
 
 
 def control_for(
-    floor: CompiledFloor, dispatcher: object, *, horizon: int = 3, seed: int = 1
+    floor: CompiledFloor,
+    dispatcher: object,
+    *,
+    horizon: int = 3,
+    seed: int = 1,
+    plan_at_base_end: bool = False,
 ) -> FleetControl:
     planner = MotionPlanner(
         floor,
@@ -86,7 +91,12 @@ def control_for(
         fallback_max_expansions=FALLBACK_EXPANSIONS,
         clock=frozen_clock,
     )
-    return FleetControl(floor, planner, dispatcher)  # type: ignore[arg-type]
+    return FleetControl(
+        floor,
+        planner,
+        dispatcher,  # type: ignore[arg-type]
+        plan_at_base_end=plan_at_base_end,
+    )
 
 
 class Loop:

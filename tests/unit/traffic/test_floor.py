@@ -371,6 +371,26 @@ def test_background_rebuild_in_a_worker_thread() -> None:
         floor.shutdown()
 
 
+def test_the_shortest_path_follows_the_table_and_avoids_closed_edges() -> None:
+    g = grid(
+        """
+        A..B
+        .##.
+        ....
+        """
+    )
+    path = g.floor.shortest_path(g["A"], g["B"])
+    assert path == (g.at(0, 1), g.at(0, 2), g["B"])
+    g.floor.close_edge(g.at(0, 1), g.at(0, 2))
+    around = g.floor.shortest_path(g["A"], g["B"])
+    assert len(around) == 7
+    assert around[-1] == g["B"]
+    for a, b in zip((g["A"], *around), around, strict=False):
+        assert b in g.floor.adjacency[a]
+        assert not g.floor.is_closed(a, b)
+    assert g.floor.shortest_path(g["B"], g["B"]) == ()
+
+
 def test_the_default_rack_table_bound_grows_to_the_working_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

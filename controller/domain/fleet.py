@@ -1,8 +1,7 @@
-"""What the controller knows of each AGV, and which one to send."""
+"""What the controller knows of each AGV: its master control, last state and task."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,18 +66,3 @@ class Agv:
         """Free, and carrying nothing: every task but a carried one starts with a pick, which
         an AGV still carrying a tote would fail (loadHandlingDeviceOccupied)."""
         return self.free(now) and self.state is not None and not self.state.load_ids
-
-
-def choose_agv(
-    agvs: Iterable[Agv], now: datetime, distance_to_source: Callable[[str], float]
-) -> Agv | None:
-    """The nearest dispatchable AGV to the task's source node (ties: lowest serial)."""
-    candidates = [agv for agv in agvs if agv.dispatchable(now)]
-    if not candidates:
-        return None
-
-    def cost(agv: Agv) -> tuple[float, str]:
-        assert agv.state is not None
-        return distance_to_source(agv.state.last_node_id), agv.serial_number
-
-    return min(candidates, key=cost)

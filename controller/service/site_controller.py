@@ -158,16 +158,14 @@ class SiteController:
         id_prefix: str,
         next_sscc_serial: int,
         verify_window: timedelta,
-        fleet_tick_interval: timedelta = timedelta(0),
         fleet_tick_share: float | None = None,
     ) -> None:
         self.site = site
-        # Traffic and dispatch (controller/traffic). Its tick plans every AGV: at most every
-        # `fleet_tick_interval`, and with `fleet_tick_share` set, only as often as keeps
-        # the ticks to that share of the time (a few AGVs: on every state, so that an AGV
-        # is granted its next node as it reports the last; hundreds: every few hundred ms).
+        # Traffic and dispatch (controller/traffic). Its tick plans every AGV: on every input,
+        # or with `fleet_tick_share` set, only as often as keeps the ticks to that share of
+        # the time (a few AGVs: on every state, so that an AGV is granted its next node as
+        # it reports the last; hundreds: every few hundred ms).
         self.fleet = FleetLink(site)
-        self.fleet_tick_interval = fleet_tick_interval
         self.fleet_tick_share = fleet_tick_share
         self._fleet_ticked: datetime | None = None
         self._fleet_tick_took = timedelta(0)
@@ -1056,10 +1054,9 @@ class SiteController:
         last = self._fleet_ticked
         if last is None or now < last:
             return True
-        interval = self.fleet_tick_interval
-        if self.fleet_tick_share is not None:
-            interval = max(interval, self._fleet_tick_took / self.fleet_tick_share)
-        return now - last >= interval
+        if self.fleet_tick_share is None:
+            return True
+        return now - last >= self._fleet_tick_took / self.fleet_tick_share
 
     def _fleet_tick(self, now: datetime, waiting: list[TransportTask]) -> list[Output]:
         self._fleet_ticked = now

@@ -269,8 +269,9 @@ async def test_connection_broken_mid_trip_and_back_the_order_ships_with_the_trip
 
     async def fleet_shows_broken_or_back_online() -> bool:
         nonlocal fleet_saw_broken
-        status = (await site.fleet())[serial]["status"]
-        fleet_saw_broken = fleet_saw_broken or status["connection"] == "CONNECTIONBROKEN"
+        status = (await site.fleet())[serial]["status"]  # None: no snapshot pushed yet
+        broken_now = status is not None and status["connection"] == "CONNECTIONBROKEN"
+        fleet_saw_broken = fleet_saw_broken or broken_now
         return fleet_saw_broken or agv.connection is ConnectionState.ONLINE
 
     await until_async(fleet_shows_broken_or_back_online, "the fleet view or the reconnect")
